@@ -1,0 +1,418 @@
+import { type Kysely, sql, type Transaction } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import type { ListOptions, Page, Repositories, SealedField, Store, StoreDialect } from '../../ports/store.ts';
+import { migrationProvider } from './migrations.ts';
+import {
+  adminAuditRow,
+  connectionRow,
+  credentialRow,
+  managementTokenRow,
+  recipientRow,
+  toAdminAudit,
+  toConnection,
+  toCredential,
+  toManagementToken,
+  toRecipient,
+  toWorkspace,
+  workspaceRow,
+} from './rows.ts';
+import type { Database } from './schema.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** Cursor pagination over (created_at, id): stable under inserts, opaque to clients. */
+function encodeCursor(at: string, id: string): string {
+  return Buffer.from(JSON.stringify([at, id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): [string, string] | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) {
+      return value as [string, string];
+    }
+  } catch {
+    // fall through: an unreadable cursor is treated as invalid input by the caller
+  }
+  return undefined;
+}
+
+type PageTable = 'connections' | 'recipients' | 'credentials' | 'management_tokens';
+
+async function pageOf<T extends { id: string; created_at: string }, R>(
+  rows: Promise<T[]>,
+  limit: number,
+  map: (row: T) => R,
+): Promise<Page<R>> {
+  const list = await rows;
+  const more = list.length > limit;
+  const page = more ? list.slice(0, limit) : list;
+  const last = page.at(-1);
+  return {
+    data: page.map(map),
+    nextCursor: more && last ? encodeCursor(last.created_at, last.id) : null,
+  };
+}
+
+function pagedQuery<TB extends PageTable>(db: Db, table: TB, workspaceId: string, options: ListOptions) {
+  let query = db
+    .selectFrom(table as PageTable)
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(options.limit + 1);
+  const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+  if (cursor) {
+    const [at, id] = cursor;
+    query = query.where((eb) =>
+      eb.or([eb('created_at', '>', at), eb.and([eb('created_at', '=', at), eb('id', '>', id)])]),
+    );
+  }
+  return query;
+}
+
+/** Sealed columns across the schema: the registry `relay keys rotate-master` walks. */
+const SEALED_COLUMNS = [{ table: 'connections', field: 'secret_sealed' }] as const;
+
+function repositories(db: Db): Repositories {
+  return {
+    workspaces: {
+      async insert(w) {
+        await db.insertInto('workspaces').values(workspaceRow(w)).execute();
+      },
+      async get(id) {
+        const row = await db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
+        return row && toWorkspace(row);
+      },
+      async list() {
+        const rows = await db.selectFrom('workspaces').selectAll().orderBy('created_at').execute();
+        return rows.map(toWorkspace);
+      },
+      async updateSettings(id, settings) {
+        await db
+          .updateTable('workspaces')
+          .set({ settings: JSON.stringify(settings) })
+          .where('id', '=', id)
+          .execute();
+      },
+    },
+    connections: {
+      async insert(c) {
+        await db.insertInto('connections').values(connectionRow(c)).execute();
+      },
+      async get(workspaceId, id) {
+        const row = await db
+          .selectFrom('connections')
+          .selectAll()
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .executeTakeFirst();
+        return row && toConnection(row);
+      },
+      list(workspaceId, options) {
+        return pageOf(pagedQuery(db, 'connections', workspaceId, options).execute(), options.limit, (r) =>
+          toConnection(r as Database['connections']),
+        );
+      },
+      async update(c) {
+        const { workspace_id, id, created_at, ...rest } = connectionRow(c);
+        const result = await db
+          .updateTable('connections')
+          .set(rest)
+          .where('workspace_id', '=', workspace_id)
+          .where('id', '=', id)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) > 0;
+      },
+      async delete(workspaceId, id) {
+        const result = await db
+          .deleteFrom('connections')
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .executeTakeFirst();
+        return Number(result.numDeletedRows) > 0;
+      },
+    },
+    recipients: {
+      async insert(r) {
+        await db.insertInto('recipients').values(recipientRow(r)).execute();
+      },
+      async get(workspaceId, id) {
+        const row = await db
+          .selectFrom('recipients')
+          .selectAll()
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .executeTakeFirst();
+        return row && toRecipient(row);
+      },
+      list(workspaceId, options) {
+        return pageOf(pagedQuery(db, 'recipients', workspaceId, options).execute(), options.limit, (r) =>
+          toRecipient(r as Database['recipients']),
+        );
+      },
+      async markRevoked(workspaceId, id, at) {
+        const result = await db
+          .updateTable('recipients')
+          .set({ revoked_at: at })
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) > 0;
+      },
+    },
+    credentials: {
+      async insert(c) {
+        await db.insertInto('credentials').values(credentialRow(c)).execute();
+      },
+      async get(workspaceId, id) {
+        const row = await db
+          .selectFrom('credentials')
+          .selectAll()
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .executeTakeFirst();
+        return row && toCredential(row);
+      },
+      async findByHash(tokenHash) {
+        const row = await db
+          .selectFrom('credentials')
+          .selectAll()
+          .where('token_hash', '=', tokenHash)
+          .executeTakeFirst();
+        return row && toCredential(row);
+      },
+      list(workspaceId, options) {
+        let query = pagedQuery(db, 'credentials', workspaceId, options);
+        if (options.recipientId !== undefined) query = query.where('recipient_id', '=', options.recipientId);
+        return pageOf(query.execute(), options.limit, (r) => toCredential(r as Database['credentials']));
+      },
+      async markRevoked(workspaceId, id, at) {
+        const result = await db
+          .updateTable('credentials')
+          .set({ revoked_at: at })
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) > 0;
+      },
+      async revokeAllOfRecipient(workspaceId, recipientId, at) {
+        const rows = await db
+          .updateTable('credentials')
+          .set({ revoked_at: at })
+          .where('workspace_id', '=', workspaceId)
+          .where('recipient_id', '=', recipientId)
+          .where('revoked_at', 'is', null)
+          .returning('id')
+          .execute();
+        return rows.map((r) => r.id);
+      },
+      async touch(workspaceId, id, at) {
+        await db
+          .updateTable('credentials')
+          .set({ last_used_at: at })
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .execute();
+      },
+    },
+    managementTokens: {
+      async insert(t) {
+        await db.insertInto('management_tokens').values(managementTokenRow(t)).execute();
+      },
+      async get(workspaceId, id) {
+        const row = await db
+          .selectFrom('management_tokens')
+          .selectAll()
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .executeTakeFirst();
+        return row && toManagementToken(row);
+      },
+      async findByHash(tokenHash) {
+        const row = await db
+          .selectFrom('management_tokens')
+          .selectAll()
+          .where('token_hash', '=', tokenHash)
+          .executeTakeFirst();
+        return row && toManagementToken(row);
+      },
+      list(workspaceId, options) {
+        return pageOf(
+          pagedQuery(db, 'management_tokens', workspaceId, options).execute(),
+          options.limit,
+          (r) => toManagementToken(r as Database['management_tokens']),
+        );
+      },
+      async markRevoked(workspaceId, id, at) {
+        const result = await db
+          .updateTable('management_tokens')
+          .set({ revoked_at: at })
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) > 0;
+      },
+      async touch(workspaceId, id, at) {
+        await db
+          .updateTable('management_tokens')
+          .set({ last_used_at: at })
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .execute();
+      },
+    },
+    adminAudit: {
+      async insert(e) {
+        await db.insertInto('admin_audit_events').values(adminAuditRow(e)).execute();
+      },
+      async list(workspaceId, options) {
+        let query = db
+          .selectFrom('admin_audit_events')
+          .selectAll()
+          .where('workspace_id', '=', workspaceId)
+          .orderBy('at')
+          .orderBy('id')
+          .limit(options.limit + 1);
+        const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+        if (cursor) {
+          const [at, id] = cursor;
+          query = query.where((eb) =>
+            eb.or([eb('at', '>', at), eb.and([eb('at', '=', at), eb('id', '>', id)])]),
+          );
+        }
+        return pageOf(
+          query.execute().then((rows) => rows.map((r) => ({ ...r, created_at: r.at }))),
+          options.limit,
+          toAdminAudit,
+        );
+      },
+    },
+    sealedFields: {
+      async listAll() {
+        const out: SealedField[] = [];
+        for (const { table, field } of SEALED_COLUMNS) {
+          const rows = await db.selectFrom(table).select(['workspace_id', 'id', field]).execute();
+          for (const row of rows) {
+            out.push({ table, field, workspaceId: row.workspace_id, id: row.id, sealed: row[field] });
+          }
+        }
+        return out;
+      },
+      async replace(f, sealed) {
+        const column = SEALED_COLUMNS.find((c) => c.table === f.table && c.field === f.field);
+        if (!column) throw new Error(`not a sealed column: ${f.table}.${f.field}`);
+        await db
+          .updateTable(column.table)
+          .set({ [column.field]: sealed })
+          .where('workspace_id', '=', f.workspaceId)
+          .where('id', '=', f.id)
+          .execute();
+      },
+    },
+    meta: {
+      async get(key) {
+        const row = await db
+          .selectFrom('relay_meta')
+          .select('value')
+          .where('key', '=', key)
+          .executeTakeFirst();
+        return row?.value;
+      },
+      async set(key, value) {
+        await db
+          .insertInto('relay_meta')
+          .values({ key, value })
+          .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+          .execute();
+      },
+    },
+  };
+}
+
+export class KyselyStore implements Store {
+  readonly dialect: StoreDialect;
+  readonly #db: Kysely<Database>;
+  readonly #repos: Repositories;
+  readonly #onClose: () => Promise<void>;
+
+  constructor(db: Kysely<Database>, dialect: StoreDialect, onClose: () => Promise<void> = async () => {}) {
+    this.#db = db;
+    this.dialect = dialect;
+    this.#repos = repositories(db);
+    this.#onClose = onClose;
+  }
+
+  get workspaces() {
+    return this.#repos.workspaces;
+  }
+  get connections() {
+    return this.#repos.connections;
+  }
+  get recipients() {
+    return this.#repos.recipients;
+  }
+  get credentials() {
+    return this.#repos.credentials;
+  }
+  get managementTokens() {
+    return this.#repos.managementTokens;
+  }
+  get adminAudit() {
+    return this.#repos.adminAudit;
+  }
+  get sealedFields() {
+    return this.#repos.sealedFields;
+  }
+  get meta() {
+    return this.#repos.meta;
+  }
+
+  /** The Kysely instance, for adapters that extend the schema (tests use it to tamper with rows). */
+  get db(): Kysely<Database> {
+    return this.#db;
+  }
+
+  transaction<T>(work: (tx: Repositories) => Promise<T>): Promise<T> {
+    return this.#db.transaction().execute((trx) => work(repositories(trx)));
+  }
+
+  #migrator(): Migrator {
+    return new Migrator({
+      db: this.#db,
+      provider: migrationProvider,
+      migrationTableName: 'relay_migrations',
+    });
+  }
+
+  async migrate() {
+    // Kysely takes a PostgreSQL advisory lock around migrations, so nodes starting together are safe.
+    const { error, results } = await this.#migrator().migrateToLatest();
+    if (error) throw error;
+    return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+  }
+
+  async pendingMigrations() {
+    const all = await this.#migrator().getMigrations();
+    return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
+  }
+
+  async isInitialised() {
+    const tables = await this.#db.introspection.getTables();
+    return tables.some((t) => t.name === 'relay_meta');
+  }
+
+  async close() {
+    await this.#db.destroy();
+    await this.#onClose();
+  }
+}
+
+/** Executes raw SQL (tests tamper with rows through it; `relay doctor` pings with it). */
+export async function ping(db: Kysely<Database>): Promise<void> {
+  await sql`select 1`.execute(db);
+}

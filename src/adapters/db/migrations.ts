@@ -1,0 +1,118 @@
+import type { Kysely } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely/migration';
+
+/**
+ * One migration set for both dialects, written with Kysely's schema builder and
+ * portable column types only. Append new migrations; never edit a shipped one.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_foundation': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('relay_meta')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('workspaces')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('settings', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('connections')
+        .addColumn('workspace_id', 'text', (c) => c.notNull().references('workspaces.id'))
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('base_url', 'text', (c) => c.notNull())
+        .addColumn('auth_type', 'text', (c) => c.notNull())
+        .addColumn('auth_config', 'text', (c) => c.notNull())
+        .addColumn('secret_sealed', 'text', (c) => c.notNull())
+        .addColumn('secret_last4', 'text', (c) => c.notNull())
+        .addColumn('preset', 'text')
+        .addColumn('options', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('connections_pk', ['workspace_id', 'id'])
+        .execute();
+      await db.schema
+        .createTable('recipients')
+        .addColumn('workspace_id', 'text', (c) => c.notNull().references('workspaces.id'))
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('email', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .addPrimaryKeyConstraint('recipients_pk', ['workspace_id', 'id'])
+        .execute();
+      await db.schema
+        .createTable('credentials')
+        .addColumn('workspace_id', 'text', (c) => c.notNull().references('workspaces.id'))
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('recipient_id', 'text')
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('token_prefix', 'text', (c) => c.notNull())
+        .addColumn('grants', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('ip_mode', 'text', (c) => c.notNull())
+        .addColumn('ip_allowlist', 'text', (c) => c.notNull())
+        .addColumn('rate_limit_profile', 'text')
+        .addColumn('review', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .addColumn('last_used_at', 'text')
+        .addPrimaryKeyConstraint('credentials_pk', ['workspace_id', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('credentials_recipient_idx')
+        .on('credentials')
+        .columns(['workspace_id', 'recipient_id'])
+        .execute();
+      await db.schema
+        .createTable('management_tokens')
+        .addColumn('workspace_id', 'text', (c) => c.notNull().references('workspaces.id'))
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('token_prefix', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('ip_allowlist', 'text', (c) => c.notNull())
+        .addColumn('api_scope', 'text')
+        .addColumn('bounds', 'text')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .addColumn('last_used_at', 'text')
+        .addPrimaryKeyConstraint('management_tokens_pk', ['workspace_id', 'id'])
+        .execute();
+      await db.schema
+        .createTable('admin_audit_events')
+        .addColumn('workspace_id', 'text', (c) => c.notNull().references('workspaces.id'))
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('ip', 'text')
+        .addPrimaryKeyConstraint('admin_audit_events_pk', ['workspace_id', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('admin_audit_events_at_idx')
+        .on('admin_audit_events')
+        .columns(['workspace_id', 'at'])
+        .execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return migrations;
+  },
+};

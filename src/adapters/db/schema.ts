@@ -1,0 +1,101 @@
+/**
+ * The one database schema, shared by SQLite and PostgreSQL. Portable types only:
+ * timestamps are ISO-8601 UTC text (they sort as text), JSON is text, booleans
+ * are absent (a nullable `*_at` timestamp says when something became true).
+ */
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface WorkspaceTable {
+  id: string;
+  name: string;
+  settings: string;
+  created_at: string;
+}
+
+export interface ConnectionTable {
+  workspace_id: string;
+  id: string;
+  name: string;
+  base_url: string;
+  auth_type: string;
+  /** Non-secret auth settings (username, header name, token URL, …) as JSON. */
+  auth_config: string;
+  /** The upstream key, sealed by the vault (AAD binds it to workspace, id and field). */
+  secret_sealed: string;
+  secret_last4: string;
+  preset: string | null;
+  options: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RecipientTable {
+  workspace_id: string;
+  id: string;
+  name: string;
+  kind: string;
+  email: string | null;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface CredentialTable {
+  workspace_id: string;
+  id: string;
+  recipient_id: string | null;
+  name: string;
+  token_hash: string;
+  token_prefix: string;
+  grants: string;
+  expires_at: string | null;
+  ip_mode: string;
+  ip_allowlist: string;
+  rate_limit_profile: string | null;
+  review: string;
+  created_by: string;
+  created_at: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
+export interface ManagementTokenTable {
+  workspace_id: string;
+  id: string;
+  name: string;
+  role: string;
+  token_hash: string;
+  token_prefix: string;
+  expires_at: string | null;
+  ip_allowlist: string;
+  api_scope: string | null;
+  bounds: string | null;
+  created_by: string;
+  created_at: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
+export interface AdminAuditTable {
+  workspace_id: string;
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  subject: string;
+  metadata: string;
+  ip: string | null;
+}
+
+export interface Database {
+  relay_meta: MetaTable;
+  workspaces: WorkspaceTable;
+  connections: ConnectionTable;
+  recipients: RecipientTable;
+  credentials: CredentialTable;
+  management_tokens: ManagementTokenTable;
+  admin_audit_events: AdminAuditTable;
+}

@@ -1,0 +1,58 @@
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { type SqliteDatabase, SqliteDialect, type SqliteStatement } from 'kysely';
+
+/**
+ * Kysely's SQLite dialect speaks to a driver shaped like better-sqlite3; this is
+ * the subset of it (as Kysely's own `SqliteDatabase` declares) over the built-in
+ * `node:sqlite`, so no native addon is needed.
+ */
+class NodeSqliteStatement implements SqliteStatement {
+  readonly reader: boolean;
+  readonly #statement: StatementSync;
+
+  constructor(statement: StatementSync) {
+    this.#statement = statement;
+    this.reader = statement.columns().length > 0;
+  }
+
+  all(parameters: ReadonlyArray<unknown>): unknown[] {
+    return this.#statement.all(...(parameters as SqlParams));
+  }
+
+  run(parameters: ReadonlyArray<unknown>) {
+    const { changes, lastInsertRowid } = this.#statement.run(...(parameters as SqlParams));
+    return { changes, lastInsertRowid };
+  }
+
+  iterate(parameters: ReadonlyArray<unknown>): IterableIterator<unknown> {
+    return this.#statement.iterate(...(parameters as SqlParams)) as IterableIterator<unknown>;
+  }
+}
+
+type SqlParams = Array<null | number | bigint | string | NodeJS.ArrayBufferView>;
+
+class NodeSqliteDatabase implements SqliteDatabase {
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  prepare(sql: string): SqliteStatement {
+    return new NodeSqliteStatement(this.#db.prepare(sql));
+  }
+}
+
+export function openSqlite(path: string): { dialect: SqliteDialect; raw: DatabaseSync } {
+  const raw = new DatabaseSync(path);
+  // WAL lets readers (e.g. `relay audit verify`) run beside a live server; busy_timeout
+  // waits instead of failing when another process holds the write lock.
+  raw.exec(
+    'PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;',
+  );
+  return { dialect: new SqliteDialect({ database: new NodeSqliteDatabase(raw) }), raw };
+}

@@ -1,0 +1,123 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { KyselyStore } from './adapters/db/kysely-store.ts';
+import { openStore } from './adapters/db/open-store.ts';
+import {
+  generateMasterKey,
+  LocalKeyProvider,
+  MasterKeyError,
+  writeKeyFile,
+} from './adapters/local-key/local-key-provider.ts';
+import { MemoryBus } from './adapters/memory/memory-bus.ts';
+import { systemResolver } from './adapters/memory/system-resolver.ts';
+import type { RelayConfig } from './config.ts';
+import { type Clock, systemClock } from './core/clock.ts';
+import { Vault } from './core/vault.ts';
+import type { Bus } from './ports/bus.ts';
+import type { Resolver } from './ports/resolver.ts';
+import { type BootstrapResult, bootstrapIfEmpty, verifyMasterKey } from './services/bootstrap.ts';
+import { buildServices, type Services } from './services/index.ts';
+
+/**
+ * The composition root: every component is built here, from the config, and
+ * handed only what it uses. Nothing else constructs adapters.
+ */
+export interface Relay {
+  readonly config: RelayConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly store: KyselyStore;
+  readonly keys: LocalKeyProvider;
+  readonly vault: Vault;
+  readonly bus: Bus;
+  readonly services: Services;
+  close(): Promise<void>;
+}
+
+export class SetupError extends Error {
+  override name = 'SetupError';
+}
+
+export interface OpenOptions {
+  /** Create the data dir, key file, schema and default workspace when absent (`init`, `start`). */
+  readonly create: boolean;
+  readonly clock?: Clock;
+  readonly resolver?: Resolver;
+}
+
+function keyProviderFor(config: RelayConfig, initialised: boolean, create: boolean): LocalKeyProvider {
+  if (config.masterKey !== '' || existsSync(config.masterKeyFile)) return LocalKeyProvider.fromConfig(config);
+  if (initialised) {
+    throw new MasterKeyError(
+      `master key file ${config.masterKeyFile} not found, and this database already holds data sealed with a master key. ` +
+        'Restore the key file from backup or set RELAY_MASTER_KEY; nothing was changed.',
+    );
+  }
+  if (!create) throw new SetupError(`no Relay install at ${config.dataDir}: run "relay init" first`);
+  writeKeyFile(config.masterKeyFile, [generateMasterKey()]);
+  return LocalKeyProvider.fromConfig(config);
+}
+
+/**
+ * Opens an install: checks the master key against the database before touching
+ * anything, then migrates and (when `create`) bootstraps. A wrong or missing key
+ * stops here with a clear message and changes nothing.
+ */
+export async function openRelay(
+  config: RelayConfig,
+  logger: Logger,
+  options: OpenOptions,
+): Promise<{ relay: Relay; bootstrap: BootstrapResult | undefined }> {
+  if (!existsSync(config.dataDir)) {
+    if (!options.create)
+      throw new SetupError(`no Relay install at ${config.dataDir}: run "relay init" first`);
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  }
+  const store = openStore(config.databaseUrl, config.dataDir);
+  try {
+    const initialised = await store.isInitialised();
+    if (!initialised && !options.create)
+      throw new SetupError('the database is empty: run "relay init" first');
+    const keys = keyProviderFor(config, initialised, options.create);
+    const vault = new Vault(keys);
+    if (initialised) await verifyMasterKey(store, vault);
+    const { applied } = await store.migrate();
+    if (applied.length > 0) logger.info({ applied }, 'database migrated');
+    const clock = options.clock ?? systemClock;
+    const bootstrap = options.create ? await bootstrapIfEmpty(store, vault, clock) : undefined;
+    const bus = new MemoryBus();
+    const services = buildServices({
+      store,
+      vault,
+      clock,
+      bus,
+      resolver: options.resolver ?? systemResolver,
+      allowPrivateUpstreams: config.allowPrivateUpstreams,
+    });
+    const relay: Relay = {
+      config,
+      logger,
+      clock,
+      store,
+      keys,
+      vault,
+      bus,
+      services,
+      async close() {
+        await bus.close();
+        await store.close();
+      },
+    };
+    return { relay, bootstrap };
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** The default workspace (the first one created), for operator commands run on the server. */
+export async function defaultWorkspaceId(relay: Relay): Promise<string> {
+  const [first] = await relay.store.workspaces.list();
+  if (!first) throw new SetupError('no workspace exists: run "relay init" first');
+  return first.id;
+}

@@ -1,0 +1,258 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/**
+ * Every setting Relay reads, in one schema: its environment variable, type,
+ * default and one line of documentation. `docs/configuration.md` is generated
+ * from this table (`relay config docs`) and a test fails when the two drift.
+ *
+ * Sources, later wins: defaults < config file (`RELAY_CONFIG_FILE`, JSON keyed by
+ * variable name) < environment. Parsed once, frozen.
+ */
+
+type SettingType = 'string' | 'port' | 'boolean' | 'integer' | 'list' | 'enum';
+
+interface Setting {
+  readonly env: string;
+  readonly type: SettingType;
+  readonly default: string;
+  readonly doc: string;
+  readonly values?: readonly string[];
+  /** Secret values are never printed by `relay doctor` or logged. */
+  readonly secret?: boolean;
+}
+
+export const SETTINGS = [
+  {
+    env: 'RELAY_DATA_DIR',
+    type: 'string',
+    default: './relay-data',
+    doc: 'Directory for the SQLite database, the master key file and `ports.json`. Created with mode 0700.',
+  },
+  {
+    env: 'RELAY_CONFIG_FILE',
+    type: 'string',
+    default: '',
+    doc: 'Optional JSON file of settings keyed by variable name; environment variables override it.',
+  },
+  {
+    env: 'RELAY_DATABASE_URL',
+    type: 'string',
+    default: '',
+    doc: 'Empty: embedded SQLite at `<data dir>/relay.db`. `sqlite:<path>` for another file, `postgres://…` for PostgreSQL (cluster mode).',
+    secret: true,
+  },
+  {
+    env: 'RELAY_MASTER_KEY',
+    type: 'string',
+    default: '',
+    doc: 'Key-encryption key: base64 or hex of 32 bytes; several comma-separated, the first is used for new data. When empty, the key file is used.',
+    secret: true,
+  },
+  {
+    env: 'RELAY_MASTER_KEY_FILE',
+    type: 'string',
+    default: '',
+    doc: 'Key file (mode 0600, one `<kid> <base64 key>` per line, first is primary). Default `<data dir>/master.key`; `relay init` creates it.',
+  },
+  { env: 'RELAY_HOST', type: 'string', default: '0.0.0.0', doc: 'Address the proxy listener binds to.' },
+  {
+    env: 'RELAY_API_HOST',
+    type: 'string',
+    default: '127.0.0.1',
+    doc: 'Address the management API listener binds to (loopback by default).',
+  },
+  {
+    env: 'RELAY_PROXY_PORT',
+    type: 'port',
+    default: '8080',
+    doc: 'Proxy listener port; 0 picks a free port (written to `ports.json`).',
+  },
+  {
+    env: 'RELAY_API_PORT',
+    type: 'port',
+    default: '8081',
+    doc: 'Management API listener port; 0 picks a free port.',
+  },
+  { env: 'RELAY_PROXY_ENABLED', type: 'boolean', default: 'true', doc: 'Serve the key proxy.' },
+  { env: 'RELAY_API_ENABLED', type: 'boolean', default: 'true', doc: 'Serve the management API.' },
+  {
+    env: 'RELAY_PUBLIC_PROXY_URL',
+    type: 'string',
+    default: '',
+    doc: 'Base URL callers use to reach the proxy (shown in agent prompts and the README walk-through). Default `http://localhost:<proxy port>`.',
+  },
+  {
+    env: 'RELAY_ALLOW_PRIVATE_UPSTREAMS',
+    type: 'boolean',
+    default: 'false',
+    doc: 'Allow connections to loopback, private and link-local upstream addresses (local development, tests). Off: no SSRF through Relay.',
+  },
+  {
+    env: 'RELAY_UPSTREAM_CONNECT_TIMEOUT_MS',
+    type: 'integer',
+    default: '10000',
+    doc: 'Time allowed to open a connection to an upstream before answering 502.',
+  },
+  {
+    env: 'RELAY_UPSTREAM_TIMEOUT_MS',
+    type: 'integer',
+    default: '60000',
+    doc: 'Time allowed for upstream response headers, and between body chunks, before answering 504.',
+  },
+  {
+    env: 'RELAY_MAX_REQUEST_BODY_BYTES',
+    type: 'integer',
+    default: '1048576',
+    doc: 'Largest JSON body the management API accepts.',
+  },
+  {
+    env: 'RELAY_LOG_LEVEL',
+    type: 'enum',
+    default: 'info',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    doc: 'Log level of the JSON log (stdout).',
+  },
+  {
+    env: 'RELAY_REQUIRE_POSTGRES',
+    type: 'boolean',
+    default: 'false',
+    doc: 'Tests only: fail, instead of skipping with a notice, when PostgreSQL cannot be reached. CI sets it.',
+  },
+] as const satisfies readonly Setting[];
+
+export type SettingName = (typeof SETTINGS)[number]['env'];
+
+export interface RelayConfig {
+  readonly dataDir: string;
+  readonly databaseUrl: string;
+  readonly masterKey: string;
+  readonly masterKeyFile: string;
+  readonly host: string;
+  readonly apiHost: string;
+  readonly proxyPort: number;
+  readonly apiPort: number;
+  readonly proxyEnabled: boolean;
+  readonly apiEnabled: boolean;
+  readonly publicProxyUrl: string;
+  readonly allowPrivateUpstreams: boolean;
+  readonly upstreamConnectTimeoutMs: number;
+  readonly upstreamTimeoutMs: number;
+  readonly maxRequestBodyBytes: number;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function readConfigFile(path: string): Record<string, string> {
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read RELAY_CONFIG_FILE ${path}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`RELAY_CONFIG_FILE ${path} is not valid JSON`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`RELAY_CONFIG_FILE ${path} must hold a JSON object keyed by setting name`);
+  }
+  const known = new Set<string>(SETTINGS.map((s) => s.env));
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!known.has(key)) throw new ConfigError(`RELAY_CONFIG_FILE ${path}: unknown setting ${key}`);
+    out[key] = String(value);
+  }
+  return out;
+}
+
+function coerce(setting: Setting, raw: string): string | number | boolean {
+  switch (setting.type) {
+    case 'boolean': {
+      const v = raw.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(v)) return true;
+      if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+      throw new ConfigError(`${setting.env} must be true or false, got "${raw}"`);
+    }
+    case 'port': {
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 0 || n > 65535)
+        throw new ConfigError(`${setting.env} must be a port 0-65535, got "${raw}"`);
+      return n;
+    }
+    case 'integer': {
+      const n = Number(raw);
+      if (!Number.isSafeInteger(n) || n < 0)
+        throw new ConfigError(`${setting.env} must be a non-negative integer, got "${raw}"`);
+      return n;
+    }
+    case 'enum':
+      if (!setting.values?.includes(raw)) {
+        throw new ConfigError(`${setting.env} must be one of ${setting.values?.join(', ')}, got "${raw}"`);
+      }
+      return raw;
+    default:
+      return raw;
+  }
+}
+
+/** Reads every setting from the environment (and the optional config file), validates, freezes. */
+export function loadConfig(env: Env = process.env): RelayConfig {
+  const fileName = env.RELAY_CONFIG_FILE ?? '';
+  const fromFile = fileName === '' ? {} : readConfigFile(fileName);
+  const value = (name: SettingName): string | number | boolean => {
+    const setting = SETTINGS.find((s) => s.env === name) as Setting;
+    const raw = env[name] ?? fromFile[name] ?? setting.default;
+    return coerce(setting, raw);
+  };
+  const dataDir = resolve(String(value('RELAY_DATA_DIR')));
+  const proxyPort = value('RELAY_PROXY_PORT') as number;
+  const keyFile = String(value('RELAY_MASTER_KEY_FILE'));
+  return Object.freeze({
+    dataDir,
+    databaseUrl: String(value('RELAY_DATABASE_URL')),
+    masterKey: String(value('RELAY_MASTER_KEY')),
+    masterKeyFile: keyFile === '' ? resolve(dataDir, 'master.key') : resolve(keyFile),
+    host: String(value('RELAY_HOST')),
+    apiHost: String(value('RELAY_API_HOST')),
+    proxyPort,
+    apiPort: value('RELAY_API_PORT') as number,
+    proxyEnabled: value('RELAY_PROXY_ENABLED') as boolean,
+    apiEnabled: value('RELAY_API_ENABLED') as boolean,
+    publicProxyUrl: String(value('RELAY_PUBLIC_PROXY_URL')),
+    allowPrivateUpstreams: value('RELAY_ALLOW_PRIVATE_UPSTREAMS') as boolean,
+    upstreamConnectTimeoutMs: value('RELAY_UPSTREAM_CONNECT_TIMEOUT_MS') as number,
+    upstreamTimeoutMs: value('RELAY_UPSTREAM_TIMEOUT_MS') as number,
+    maxRequestBodyBytes: value('RELAY_MAX_REQUEST_BODY_BYTES') as number,
+    logLevel: String(value('RELAY_LOG_LEVEL')),
+  });
+}
+
+/** The Markdown page `docs/configuration.md`, generated from SETTINGS. */
+export function configurationDoc(): string {
+  const rows = SETTINGS.map((s: Setting) => {
+    const def = s.default === '' ? '(empty)' : `\`${s.default}\``;
+    const values = s.values ? ` One of: ${s.values.map((v) => `\`${v}\``).join(', ')}.` : '';
+    return `| \`${s.env}\` | ${s.type} | ${def} | ${s.doc}${values} |`;
+  });
+  return [
+    '# Configuration',
+    '',
+    'Relay reads its settings from environment variables, optionally from a JSON file named by',
+    '`RELAY_CONFIG_FILE` (keyed by variable name; the environment wins). Every setting, with its',
+    'default, is listed here. This page is generated from `src/config.ts` by',
+    '`relay config docs > docs/configuration.md`; a test fails when the two drift.',
+    '',
+    '| variable | type | default | meaning |',
+    '|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}

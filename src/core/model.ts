@@ -1,0 +1,151 @@
+/** Domain records as the core and services see them (parsed, typed; no secrets in plaintext). */
+
+export const AUTH_TYPES = ['bearer', 'basic', 'header', 'query', 'oauth2_client_credentials'] as const;
+export type AuthType = (typeof AUTH_TYPES)[number];
+
+/** Non-secret auth settings; the secret itself is sealed separately. */
+export interface AuthConfig {
+  readonly username?: string;
+  readonly header_name?: string;
+  readonly query_param?: string;
+  readonly token_url?: string;
+  readonly client_id?: string;
+  readonly scope?: string;
+}
+
+export const SECRET_SCANNING_MODES = ['off', 'warn', 'redact', 'reject'] as const;
+export type SecretScanningMode = (typeof SECRET_SCANNING_MODES)[number];
+
+export interface ConnectionOptions {
+  readonly log_query_strings: boolean;
+  readonly secret_scanning: SecretScanningMode;
+  readonly allow_insecure_upstream: boolean;
+}
+
+export interface Connection {
+  readonly workspaceId: string;
+  readonly id: string;
+  readonly name: string;
+  readonly baseUrl: string;
+  readonly authType: AuthType;
+  readonly authConfig: AuthConfig;
+  readonly secretSealed: string;
+  readonly secretLast4: string;
+  readonly preset: string | null;
+  readonly options: ConnectionOptions;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export const RECIPIENT_KINDS = ['human', 'service', 'agent'] as const;
+export type RecipientKind = (typeof RECIPIENT_KINDS)[number];
+
+export interface Recipient {
+  readonly workspaceId: string;
+  readonly id: string;
+  readonly name: string;
+  readonly kind: RecipientKind;
+  readonly email: string | null;
+  readonly createdAt: string;
+  readonly revokedAt: string | null;
+}
+
+export interface Grant {
+  readonly connection_id: string;
+  readonly allowed_methods: readonly string[];
+  readonly allowed_paths: readonly string[];
+  readonly deny_query_params: readonly string[];
+}
+
+export const IP_MODES = ['confirm_new_ip', 'allowlist', 'none'] as const;
+export type IpMode = (typeof IP_MODES)[number];
+
+export interface ReviewFinding {
+  readonly severity: 'low' | 'medium' | 'high';
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface Credential {
+  readonly workspaceId: string;
+  readonly id: string;
+  readonly recipientId: string | null;
+  readonly name: string;
+  readonly tokenHash: string;
+  readonly tokenPrefix: string;
+  readonly grants: readonly Grant[];
+  readonly expiresAt: string | null;
+  readonly ipMode: IpMode;
+  readonly ipAllowlist: readonly string[];
+  readonly rateLimitProfile: string | null;
+  readonly review: readonly ReviewFinding[];
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly revokedAt: string | null;
+  readonly lastUsedAt: string | null;
+}
+
+export const MANAGEMENT_ROLES = ['admin', 'viewer', 'provisioner'] as const;
+export type ManagementRole = (typeof MANAGEMENT_ROLES)[number];
+
+export interface ApiScope {
+  readonly methods: readonly string[];
+  readonly paths: readonly string[];
+}
+
+export interface ProvisionerBounds {
+  readonly connections: readonly string[];
+  readonly max_ttl_seconds: number;
+  readonly allowed_methods: readonly string[];
+  readonly allowed_paths: readonly string[];
+}
+
+export interface ManagementToken {
+  readonly workspaceId: string;
+  readonly id: string;
+  readonly name: string;
+  readonly role: ManagementRole;
+  readonly tokenHash: string;
+  readonly tokenPrefix: string;
+  readonly expiresAt: string | null;
+  readonly ipAllowlist: readonly string[];
+  readonly apiScope: ApiScope | null;
+  readonly bounds: ProvisionerBounds | null;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly revokedAt: string | null;
+  readonly lastUsedAt: string | null;
+}
+
+export interface WorkspaceSettings {
+  readonly require_2fa: boolean;
+  readonly audit_retention_days: number;
+  readonly default_rate_limit_profile: string | null;
+  readonly default_ip_mode: IpMode;
+}
+
+export interface Workspace {
+  readonly id: string;
+  readonly name: string;
+  readonly settings: WorkspaceSettings;
+  readonly createdAt: string;
+}
+
+export interface AdminAuditEvent {
+  readonly workspaceId: string;
+  readonly id: string;
+  readonly at: string;
+  /** Who acted: `mtok_…` (a management token), `cli` (an operator on the server), or `system`. */
+  readonly actor: string;
+  readonly action: string;
+  readonly subject: string;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly ip: string | null;
+}
+
+/** Who is asking, carried from the edge into every service call. */
+export interface Actor {
+  readonly workspaceId: string;
+  readonly actor: string;
+  readonly ip: string | null;
+}

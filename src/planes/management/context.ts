@@ -1,0 +1,40 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../../core/clock.ts';
+import type { Actor, ManagementToken } from '../../core/model.ts';
+import type { Services } from '../../services/index.ts';
+
+/** Who may call a route: anyone (`public`), any token (`read`), or admins only (`admin`). */
+export type Access = 'public' | 'read' | 'admin';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifySchema {
+    tags?: readonly string[];
+    summary?: string;
+  }
+  interface FastifyRequest {
+    principal?: ManagementToken;
+  }
+}
+
+export interface ManagementContext {
+  readonly services: Services;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly proxyBaseUrl: string;
+  readonly bodyLimit: number;
+  readonly version: string;
+}
+
+export function actorOf(request: { principal?: ManagementToken; ip: string }): Actor {
+  const principal = request.principal;
+  if (!principal) throw new Error('route reached without an authenticated principal');
+  return { workspaceId: principal.workspaceId, actor: principal.id, ip: request.ip };
+}
+
+export function workspaceOf(request: { principal?: ManagementToken }): string {
+  if (!request.principal) throw new Error('route reached without an authenticated principal');
+  return request.principal.workspaceId;
+}

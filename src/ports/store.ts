@@ -1,0 +1,125 @@
+import type {
+  AdminAuditEvent,
+  Connection,
+  Credential,
+  ManagementToken,
+  Recipient,
+  Workspace,
+} from '../core/model.ts';
+
+/**
+ * The store port: repositories the services need, nothing more. Two adapters
+ * implement it over one Kysely schema (SQLite and PostgreSQL); one contract
+ * suite in `test/store.contract.test.ts` runs against both.
+ *
+ * Every read and write is scoped by workspace id, so a query can never reach
+ * another tenant's rows. Lookups by token hash are the one exception: the hash
+ * itself identifies the tenant.
+ */
+
+export interface Page<T> {
+  readonly data: readonly T[];
+  readonly nextCursor: string | null;
+}
+
+export interface ListOptions {
+  readonly limit: number;
+  /** Opaque cursor from a previous page: the id of its last row. */
+  readonly cursor?: string;
+}
+
+export interface WorkspaceRepo {
+  insert(workspace: Workspace): Promise<void>;
+  get(id: string): Promise<Workspace | undefined>;
+  list(): Promise<readonly Workspace[]>;
+  updateSettings(id: string, settings: Workspace['settings']): Promise<void>;
+}
+
+export interface ConnectionRepo {
+  insert(connection: Connection): Promise<void>;
+  get(workspaceId: string, id: string): Promise<Connection | undefined>;
+  list(workspaceId: string, options: ListOptions): Promise<Page<Connection>>;
+  /** Replaces every mutable field; returns false when the row does not exist. */
+  update(connection: Connection): Promise<boolean>;
+  delete(workspaceId: string, id: string): Promise<boolean>;
+}
+
+export interface RecipientRepo {
+  insert(recipient: Recipient): Promise<void>;
+  get(workspaceId: string, id: string): Promise<Recipient | undefined>;
+  list(workspaceId: string, options: ListOptions): Promise<Page<Recipient>>;
+  markRevoked(workspaceId: string, id: string, at: string): Promise<boolean>;
+}
+
+export interface CredentialRepo {
+  insert(credential: Credential): Promise<void>;
+  get(workspaceId: string, id: string): Promise<Credential | undefined>;
+  findByHash(tokenHash: string): Promise<Credential | undefined>;
+  list(
+    workspaceId: string,
+    options: ListOptions & { readonly recipientId?: string },
+  ): Promise<Page<Credential>>;
+  markRevoked(workspaceId: string, id: string, at: string): Promise<boolean>;
+  /** Revokes every live credential of a recipient; returns their ids. */
+  revokeAllOfRecipient(workspaceId: string, recipientId: string, at: string): Promise<readonly string[]>;
+  touch(workspaceId: string, id: string, at: string): Promise<void>;
+}
+
+export interface ManagementTokenRepo {
+  insert(token: ManagementToken): Promise<void>;
+  get(workspaceId: string, id: string): Promise<ManagementToken | undefined>;
+  findByHash(tokenHash: string): Promise<ManagementToken | undefined>;
+  list(workspaceId: string, options: ListOptions): Promise<Page<ManagementToken>>;
+  markRevoked(workspaceId: string, id: string, at: string): Promise<boolean>;
+  touch(workspaceId: string, id: string, at: string): Promise<void>;
+}
+
+export interface AdminAuditRepo {
+  insert(event: AdminAuditEvent): Promise<void>;
+  list(workspaceId: string, options: ListOptions): Promise<Page<AdminAuditEvent>>;
+}
+
+/** A sealed value somewhere in the database: enough to re-wrap it under a new master key. */
+export interface SealedField {
+  readonly table: string;
+  readonly workspaceId: string;
+  readonly id: string;
+  readonly field: string;
+  readonly sealed: string;
+}
+
+export interface SealedFieldRepo {
+  /** Every sealed value in the database, across all tables and workspaces. */
+  listAll(): Promise<readonly SealedField[]>;
+  replace(field: SealedField, sealed: string): Promise<void>;
+}
+
+export interface MetaRepo {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+}
+
+export interface Repositories {
+  readonly workspaces: WorkspaceRepo;
+  readonly connections: ConnectionRepo;
+  readonly recipients: RecipientRepo;
+  readonly credentials: CredentialRepo;
+  readonly managementTokens: ManagementTokenRepo;
+  readonly adminAudit: AdminAuditRepo;
+  readonly sealedFields: SealedFieldRepo;
+  readonly meta: MetaRepo;
+}
+
+export type StoreDialect = 'sqlite' | 'postgres';
+
+export interface Store extends Repositories {
+  readonly dialect: StoreDialect;
+  /** Runs `work` in one transaction: all its writes land together or not at all. */
+  transaction<T>(work: (tx: Repositories) => Promise<T>): Promise<T>;
+  /** Applies pending migrations (under a lock on PostgreSQL, so several nodes may call it at once). */
+  migrate(): Promise<{ readonly applied: readonly string[] }>;
+  pendingMigrations(): Promise<readonly string[]>;
+  /** True when the schema exists (the database has been initialised before). */
+  isInitialised(): Promise<boolean>;
+  close(): Promise<void>;
+}
