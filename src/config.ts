@@ -101,6 +101,37 @@ export const SETTINGS = [
     doc: 'Time allowed for upstream response headers, and between body chunks, before answering 504.',
   },
   {
+    env: 'RELAY_FORWARDED_HEADERS',
+    type: 'enum',
+    default: 'off',
+    values: ['off', 'set'],
+    doc: 'off: strip X-Forwarded-*/Forwarded from proxied requests (the upstream learns nothing of the caller). set: send X-Forwarded-For/-Proto/-Host with the client as Relay saw it.',
+  },
+  {
+    env: 'RELAY_CREDENTIAL_CACHE_TTL_MS',
+    type: 'integer',
+    default: '30000',
+    doc: "Longest time a credential stays in the proxy's memory cache; every change also drops it at once.",
+  },
+  {
+    env: 'RELAY_AUDIT_FLUSH_MS',
+    type: 'integer',
+    default: '100',
+    doc: 'Longest time an audit record waits in memory before its batch is written.',
+  },
+  {
+    env: 'RELAY_AUDIT_BATCH_SIZE',
+    type: 'integer',
+    default: '500',
+    doc: 'Audit records written per batch (a full batch is written at once).',
+  },
+  {
+    env: 'RELAY_AUDIT_MAX_BACKLOG',
+    type: 'integer',
+    default: '100000',
+    doc: 'Unwritten audit records above which the proxy answers 503 rather than forward a request it cannot audit.',
+  },
+  {
     env: 'RELAY_MAX_REQUEST_BODY_BYTES',
     type: 'integer',
     default: '1048576',
@@ -139,6 +170,11 @@ export interface RelayConfig {
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamTimeoutMs: number;
   readonly maxRequestBodyBytes: number;
+  readonly forwardedHeaders: 'off' | 'set';
+  readonly credentialCacheTtlMs: number;
+  readonly auditFlushMs: number;
+  readonly auditBatchSize: number;
+  readonly auditMaxBacklog: number;
   readonly logLevel: string;
 }
 
@@ -231,6 +267,11 @@ export function loadConfig(env: Env = process.env): RelayConfig {
     upstreamConnectTimeoutMs: value('RELAY_UPSTREAM_CONNECT_TIMEOUT_MS') as number,
     upstreamTimeoutMs: value('RELAY_UPSTREAM_TIMEOUT_MS') as number,
     maxRequestBodyBytes: value('RELAY_MAX_REQUEST_BODY_BYTES') as number,
+    forwardedHeaders: value('RELAY_FORWARDED_HEADERS') as 'off' | 'set',
+    credentialCacheTtlMs: value('RELAY_CREDENTIAL_CACHE_TTL_MS') as number,
+    auditFlushMs: value('RELAY_AUDIT_FLUSH_MS') as number,
+    auditBatchSize: Math.max(1, value('RELAY_AUDIT_BATCH_SIZE') as number),
+    auditMaxBacklog: value('RELAY_AUDIT_MAX_BACKLOG') as number,
     logLevel: String(value('RELAY_LOG_LEVEL')),
   });
 }

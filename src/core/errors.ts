@@ -36,6 +36,7 @@ export const ERRORS = Object.freeze({
   path_not_allowed: define('path_not_allowed', 403, 'Path not allowed by credential scope'),
   connection_not_granted: define('connection_not_granted', 403, 'Connection not granted to this credential'),
   query_param_denied: define('query_param_denied', 403, 'Query parameter denied by credential scope'),
+  ip_not_allowed: define('ip_not_allowed', 403, 'Client IP not allowed'),
   method_override_refused: define('method_override_refused', 403, 'Method-override headers are refused'),
   // 404 / 409
   not_found: define('not_found', 404, 'Not found'),

@@ -8,6 +8,7 @@ export const ID_PREFIX = Object.freeze({
   credential: 'cred_',
   managementToken: 'mtok_',
   adminAudit: 'aud_',
+  auditEvent: 'evt_',
 });
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -1,5 +1,3 @@
-import { isIP } from 'node:net';
-
 /**
  * IP address classification and CIDR matching, pure and allocation-light.
  * Addresses are normalised to 16-byte form; IPv4 and IPv4-mapped IPv6
@@ -21,9 +19,28 @@ function parseV4(text: string): number[] | undefined {
   return out;
 }
 
+const HEX_GROUP = /^[0-9A-Fa-f]{1,4}$/;
+
+/** 4 for a dotted-quad IPv4 literal, 6 for an IPv6 literal (RFC 4291 §2.2 text forms), 0 otherwise. */
+export function ipVersion(text: string): 0 | 4 | 6 {
+  if (parseV4(text) !== undefined) return 4;
+  if (!text.includes(':') || text.length > 45) return 0;
+  const halves = text.split('::');
+  if (halves.length > 2) return 0;
+  const groups = halves.flatMap((h) => (h === '' ? [] : h.split(':')));
+  const last = groups.at(-1);
+  const v4Tail = last?.includes('.') === true;
+  if (v4Tail && parseV4(last ?? '') === undefined) return 0;
+  const hexGroups = v4Tail ? groups.slice(0, -1) : groups;
+  if (!hexGroups.every((g) => HEX_GROUP.test(g))) return 0;
+  const count = hexGroups.length + (v4Tail ? 2 : 0);
+  if (halves.length === 2 ? count > 7 : count !== 8) return 0;
+  return 6;
+}
+
 /** Parses an IPv4 or IPv6 literal (zone ids refused) into 16 bytes; IPv4 becomes `::ffff:a.b.c.d`. */
 export function parseIp(text: string): Bytes16 | undefined {
-  const kind = isIP(text);
+  const kind = ipVersion(text);
   if (kind === 4) {
     const v4 = parseV4(text);
     if (v4 === undefined) return undefined;
@@ -77,7 +94,7 @@ export function parseCidr(text: string): Cidr | undefined {
   const addr = slash === -1 ? text : text.slice(0, slash);
   const base = parseIp(addr);
   if (base === undefined) return undefined;
-  const isV4 = isIP(addr) === 4;
+  const isV4 = ipVersion(addr) === 4;
   const max = isV4 ? 32 : 128;
   let bits = max;
   if (slash !== -1) {

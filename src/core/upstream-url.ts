@@ -1,6 +1,5 @@
-import { isIP } from 'node:net';
 import { fail, ok, type Result } from './errors.ts';
-import { type Bytes16, isNonPublicIp, parseIp } from './ip.ts';
+import { type Bytes16, ipVersion, isNonPublicIp, parseIp } from './ip.ts';
 
 /**
  * Rules for a connection's base URL (SPEC §4 "Upstream safety"): https unless the
@@ -45,13 +44,15 @@ export function parseBaseUrl(input: string, policy: UpstreamPolicy): Result<Pars
   if (url.search !== '' || url.hash !== '' || input.includes('#') || input.includes('?')) {
     return fail('invalid_base_url', 'base_url must not have a query string or fragment');
   }
-  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const bracketless = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  // `localhost.` is the same host as `localhost` (a fully qualified name): judge it without the dot.
+  const hostname = bracketless.replace(/\.+$/, '');
   if (!policy.allowPrivate) {
-    const literal = isIP(hostname) !== 0 ? parseIp(hostname) : undefined;
+    const literal = ipVersion(hostname) !== 0 ? parseIp(hostname) : undefined;
     if (
       (literal && isNonPublicIp(literal)) ||
       LOCAL_NAMES.test(hostname) ||
-      (!hostname.includes('.') && isIP(hostname) === 0)
+      (!hostname.includes('.') && ipVersion(hostname) === 0)
     ) {
       return fail('unsafe_upstream', `base_url host ${hostname} is a loopback, private or local address`);
     }

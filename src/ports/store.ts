@@ -1,3 +1,4 @@
+import type { AuditFilter, AuditRecord } from '../core/audit.ts';
 import type {
   AdminAuditEvent,
   Connection,
@@ -79,6 +80,14 @@ export interface AdminAuditRepo {
   list(workspaceId: string, options: ListOptions): Promise<Page<AdminAuditEvent>>;
 }
 
+export interface AuditRepo {
+  /** Inserts a batch in one statement per chunk; callers pass records of any workspaces. */
+  insertMany(records: readonly AuditRecord[]): Promise<void>;
+  /** Oldest first, filtered; `workspaceId` scopes it like every other read. */
+  list(workspaceId: string, filter: AuditFilter, options: ListOptions): Promise<Page<AuditRecord>>;
+  count(workspaceId: string): Promise<number>;
+}
+
 /** A sealed value somewhere in the database: enough to re-wrap it under a new master key. */
 export interface SealedField {
   readonly table: string;
@@ -106,6 +115,7 @@ export interface Repositories {
   readonly credentials: CredentialRepo;
   readonly managementTokens: ManagementTokenRepo;
   readonly adminAudit: AdminAuditRepo;
+  readonly audit: AuditRepo;
   readonly sealedFields: SealedFieldRepo;
   readonly meta: MetaRepo;
 }

@@ -1,6 +1,7 @@
 import { RelayError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import { parseCidr } from '../core/ip.ts';
+import { compileGlob } from '../core/path-glob.ts';
 import type { Actor, Credential, Grant, IpMode, Recipient } from '../core/model.ts';
 import { issueToken } from '../core/tokens.ts';
 import type { ListOptions, Page, Repositories } from '../ports/store.ts';
@@ -36,21 +37,11 @@ export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'O
 /** Ten years: longer lifetimes are almost certainly a mistake. */
 const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
-/**
- * Path patterns are checked for shape here; glob semantics live in the proxy's
- * scope core. A pattern is absolute and has no query, fragment or dot segment.
- */
+/** Patterns are compiled exactly as the proxy will compile them, so what is stored is what is enforced. */
 function checkPathPattern(pattern: string, where: string): void {
-  const bad =
-    !pattern.startsWith('/') ||
-    /[?#\s\\]/.test(pattern) ||
-    pattern.split('/').some((s) => s === '.' || s === '..') ||
-    pattern.split('/').some((s) => s.includes('*') && s !== '*' && s !== '**');
-  if (bad) {
-    throw new RelayError(
-      'invalid_scope',
-      `${where}: "${pattern}" is not a path pattern (absolute; * is one segment, ** any number)`,
-    );
+  const compiled = compileGlob(pattern);
+  if (!compiled.ok) {
+    throw new RelayError('invalid_scope', `${where}: "${pattern}" ${compiled.error.detail ?? 'is not a valid path pattern'}`);
   }
 }
 

@@ -4,11 +4,13 @@ import type { ListOptions, Page, Repositories, SealedField, Store, StoreDialect 
 import { migrationProvider } from './migrations.ts';
 import {
   adminAuditRow,
+  auditRow,
   connectionRow,
   credentialRow,
   managementTokenRow,
   recipientRow,
   toAdminAudit,
+  toAudit,
   toConnection,
   toCredential,
   toManagementToken,
@@ -71,6 +73,9 @@ function pagedQuery<TB extends PageTable>(db: Db, table: TB, workspaceId: string
   }
   return query;
 }
+
+/** 19 columns a row: 400 rows (7,600 parameters) stay under SQLite's 32,766 and PostgreSQL's 65,535 limits. */
+const AUDIT_CHUNK = 400;
 
 /** Sealed columns across the schema: the registry `relay keys rotate-master` walks. */
 const SEALED_COLUMNS = [{ table: 'connections', field: 'secret_sealed' }] as const;
@@ -292,6 +297,53 @@ function repositories(db: Db): Repositories {
         );
       },
     },
+    audit: {
+      async insertMany(records) {
+        // Chunked so a large batch stays under SQLite's and PostgreSQL's bound-parameter limits.
+        for (let i = 0; i < records.length; i += AUDIT_CHUNK) {
+          await db
+            .insertInto('audit_events')
+            .values(records.slice(i, i + AUDIT_CHUNK).map(auditRow))
+            .execute();
+        }
+      },
+      async list(workspaceId, filter, options) {
+        let query = db
+          .selectFrom('audit_events')
+          .selectAll()
+          .where('workspace_id', '=', workspaceId)
+          .orderBy('at')
+          .orderBy('id')
+          .limit(options.limit + 1);
+        if (filter.credentialId !== undefined) query = query.where('credential_id', '=', filter.credentialId);
+        if (filter.recipientId !== undefined) query = query.where('recipient_id', '=', filter.recipientId);
+        if (filter.connectionId !== undefined) query = query.where('connection_id', '=', filter.connectionId);
+        if (filter.decision !== undefined) query = query.where('decision', '=', filter.decision);
+        if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+        if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
+        if (filter.until !== undefined) query = query.where('at', '<', filter.until);
+        const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+        if (cursor) {
+          const [at, id] = cursor;
+          query = query.where((eb) =>
+            eb.or([eb('at', '>', at), eb.and([eb('at', '=', at), eb('id', '>', id)])]),
+          );
+        }
+        return pageOf(
+          query.execute().then((rows) => rows.map((r) => ({ ...r, created_at: r.at }))),
+          options.limit,
+          toAudit,
+        );
+      },
+      async count(workspaceId) {
+        const row = await db
+          .selectFrom('audit_events')
+          .select((eb) => eb.fn.countAll<string | number>().as('n'))
+          .where('workspace_id', '=', workspaceId)
+          .executeTakeFirstOrThrow();
+        return Number(row.n);
+      },
+    },
     sealedFields: {
       async listAll() {
         const out: SealedField[] = [];
@@ -364,6 +416,9 @@ export class KyselyStore implements Store {
   }
   get adminAudit() {
     return this.#repos.adminAudit;
+  }
+  get audit() {
+    return this.#repos.audit;
   }
   get sealedFields() {
     return this.#repos.sealedFields;

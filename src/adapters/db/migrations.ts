@@ -109,6 +109,42 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_audit_events': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('workspace_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('connection_id', 'text')
+        .addColumn('credential_id', 'text')
+        .addColumn('recipient_id', 'text')
+        .addColumn('method', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('query', 'text')
+        .addColumn('decision', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('duration_ms', 'real', (c) => c.notNull())
+        .addColumn('upstream_ms', 'real')
+        .addColumn('bytes_in', 'bigint', (c) => c.notNull())
+        .addColumn('bytes_out', 'bigint', (c) => c.notNull())
+        .addColumn('ip', 'text', (c) => c.notNull())
+        .addColumn('user_agent', 'text')
+        .execute();
+      await db.schema
+        .createIndex('audit_events_ws_at_idx')
+        .on('audit_events')
+        .columns(['workspace_id', 'at', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('audit_events_ws_credential_idx')
+        .on('audit_events')
+        .columns(['workspace_id', 'credential_id', 'at'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

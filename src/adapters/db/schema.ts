@@ -90,7 +90,31 @@ export interface AdminAuditTable {
   ip: string | null;
 }
 
+export interface AuditEventTable {
+  /** `''` for requests no credential could be attributed to (e.g. an unknown token). */
+  workspace_id: string;
+  id: string;
+  at: string;
+  request_id: string;
+  connection_id: string | null;
+  credential_id: string | null;
+  recipient_id: string | null;
+  method: string;
+  path: string;
+  query: string | null;
+  decision: string;
+  reason: string | null;
+  status: number;
+  duration_ms: number;
+  upstream_ms: number | null;
+  bytes_in: number;
+  bytes_out: number;
+  ip: string;
+  user_agent: string | null;
+}
+
 export interface Database {
+  audit_events: AuditEventTable;
   relay_meta: MetaTable;
   workspaces: WorkspaceTable;
   connections: ConnectionTable;

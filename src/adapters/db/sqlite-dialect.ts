@@ -1,3 +1,4 @@
+import { chmodSync, existsSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { type SqliteDatabase, SqliteDialect, type SqliteStatement } from 'kysely';
 
@@ -48,7 +49,10 @@ class NodeSqliteDatabase implements SqliteDatabase {
 }
 
 export function openSqlite(path: string): { dialect: SqliteDialect; raw: DatabaseSync } {
+  const isNew = !existsSync(path);
   const raw = new DatabaseSync(path);
+  // Owner-only before the first write: SQLite gives the -wal and -shm files the same mode.
+  if (isNew) chmodSync(path, 0o600);
   // WAL lets readers (e.g. `relay audit verify`) run beside a live server; busy_timeout
   // waits instead of failing when another process holds the write lock.
   raw.exec(

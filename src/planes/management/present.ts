@@ -1,3 +1,4 @@
+import { agentPrompt } from '../../core/agent-prompt.ts';
 import type {
   AdminAuditEvent,
   Connection,
@@ -94,5 +95,24 @@ export function adminAuditView(e: AdminAuditEvent) {
     subject: e.subject,
     metadata: e.metadata,
     ip: e.ip,
+  };
+}
+
+/** The one answer to issuing a credential (API 201 and `relay credentials add --json`): the token, once. */
+export function issuedCredentialView(
+  issued: { readonly credential: Credential; readonly token: string },
+  nowMs: number,
+  proxyBaseUrl: string,
+) {
+  const { credential, token } = issued;
+  return {
+    ...credentialView(credential, nowMs),
+    token,
+    agent_prompt: agentPrompt({
+      credentialName: credential.name,
+      proxyBaseUrl,
+      grants: credential.grants,
+      expiresAt: credential.expiresAt,
+    }),
   };
 }

@@ -5,6 +5,7 @@ import { newRequestId } from '../request-id.ts';
 import { authenticate } from './auth.ts';
 import type { ManagementContext } from './context.ts';
 import { openApiDocument, type RouteRecord } from './openapi.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { credentialRoutes } from './routes/credentials.ts';
 import { recipientRoutes } from './routes/recipients.ts';
@@ -112,6 +113,7 @@ export function buildManagementApi(ctx: ManagementContext): FastifyInstance {
   credentialRoutes(app, ctx);
   tokenRoutes(app, ctx);
   workspaceRoutes(app, ctx);
+  auditRoutes(app, ctx);
 
   let document: Record<string, unknown> | undefined;
   app.get(

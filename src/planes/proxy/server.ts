@@ -1,19 +1,66 @@
 import { createServer, type Server } from 'node:http';
 import type { Relay } from '../../app.ts';
+import type { AuditSink } from '../../ports/audit-sink.ts';
+import { BatchingAuditWriter } from '../../services/audit-writer.ts';
+import { AuthCache } from './auth-cache.ts';
+import { createPipeline } from './pipeline.ts';
+import { Upstreams } from './upstreams.ts';
 
-/** Placeholder until the pipeline lands (being written now). */
 export interface ProxyPlane {
   readonly server: Server;
+  readonly audit: AuditSink;
+  /** Stops accepting, lets in-flight requests finish, then flushes every audit record. */
   close(): Promise<void>;
 }
 
-export function buildProxy(_relay: Relay): ProxyPlane {
-  const server = createServer((_req, res) => {
-    res.writeHead(503, { 'content-type': 'application/problem+json' });
-    res.end('{"code":"service_unavailable"}');
+/** In-flight requests get this long to finish on shutdown before their sockets are closed. */
+const DRAIN_MS = 10_000;
+
+export function buildProxy(relay: Relay): ProxyPlane {
+  const { config, store, bus, clock, logger, services } = relay;
+  const audit = new BatchingAuditWriter(store, logger, {
+    intervalMs: config.auditFlushMs,
+    batchSize: config.auditBatchSize,
   });
+  const auth = new AuthCache(store, bus, clock, config.credentialCacheTtlMs);
+  const upstreams = new Upstreams(store, services.connections, bus, {
+    allowPrivate: config.allowPrivateUpstreams,
+    connectTimeoutMs: config.upstreamConnectTimeoutMs,
+    timeoutMs: config.upstreamTimeoutMs,
+  });
+  const handler = createPipeline({
+    auth,
+    upstreams,
+    audit,
+    clock,
+    logger,
+    forwarded: config.forwardedHeaders,
+    maxAuditBacklog: config.auditMaxBacklog,
+  });
+  const server = createServer(
+    { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 },
+    handler,
+  );
+  let closing: Promise<void> | undefined;
   return {
     server,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    audit,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
+          force.unref();
+          server.close(() => {
+            clearTimeout(force);
+            resolve();
+          });
+          server.closeIdleConnections();
+        });
+        await audit.close();
+        await upstreams.close();
+        auth.close();
+      })();
+      return closing;
+    },
   };
 }

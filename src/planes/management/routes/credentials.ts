@@ -1,10 +1,9 @@
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { agentPrompt } from '../../../core/agent-prompt.ts';
 import type { IssueCredentialInput, IssuedCredential } from '../../../services/credentials.ts';
 import { actorOf, type ManagementContext, workspaceOf } from '../context.ts';
-import { credentialView } from '../present.ts';
+import { credentialView, issuedCredentialView } from '../present.ts';
 import {
   CredentialCreate,
   CredentialView,
@@ -24,16 +23,8 @@ const CredentialListQuery = Type.Object(
 export function credentialRoutes(app: FastifyInstance, ctx: ManagementContext): void {
   const { credentials } = ctx.services;
 
-  const issued = ({ credential, token }: IssuedCredential) => ({
-    ...credentialView(credential, ctx.clock.now()),
-    token,
-    agent_prompt: agentPrompt({
-      credentialName: credential.name,
-      proxyBaseUrl: ctx.proxyBaseUrl,
-      grants: credential.grants,
-      expiresAt: credential.expiresAt,
-    }),
-  });
+  const issued = (credential: IssuedCredential) =>
+    issuedCredentialView(credential, ctx.clock.now(), ctx.proxyBaseUrl);
 
   app.post<{ Body: Static<typeof CredentialCreate> }>(
     '/api/v1/credentials',

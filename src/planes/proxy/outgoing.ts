@@ -1,0 +1,110 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { CanonicalTarget } from '../../core/request-target.ts';
+import { connectionListed, HOP_BY_HOP } from './hop-by-hop.ts';
+import type { LocatedToken } from './locate-credential.ts';
+import type { Upstream } from './upstreams.ts';
+
+/** Headers that carry a caller's credential or that Relay sets itself: never forwarded as sent. */
+const CALLER_CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'x-relay-token'];
+const FORWARDED_HEADERS = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-real-ip',
+];
+/** undici refuses `expect`, and `host` is set from the upstream origin. */
+const RELAY_OWNED = ['host', 'expect'];
+
+export type ForwardedMode = 'off' | 'set';
+
+export interface OutgoingRequest {
+  readonly path: string;
+  readonly headers: Record<string, string | string[]>;
+}
+
+/** True when the credential was found where this connection lets a caller put it. */
+export function locationAccepted(found: LocatedToken, upstream: Upstream): boolean {
+  const { authType, authConfig } = upstream.connection;
+  const loc = found.location;
+  if (loc.kind === 'basic') return loc.name === 'authorization' || loc.name === 'proxy-authorization';
+  if (loc.kind === 'query') return authType === 'query' && loc.name === authConfig.query_param;
+  if (CALLER_CREDENTIAL_HEADERS.includes(loc.name)) return true;
+  return authType === 'header' && loc.name === authConfig.header_name;
+}
+
+/** The query as received, minus every parameter named `drop` (compared decoded); other pieces keep their bytes. */
+function queryWithout(target: CanonicalTarget, drop: string | undefined): string {
+  if (drop === undefined || target.rawQuery === '') return target.rawQuery;
+  // The target was canonicalized, so every piece decodes; each is judged on its own name.
+  const kept = target.rawQuery.split('&').filter((piece) => {
+    const eq = piece.indexOf('=');
+    const name = eq === -1 ? piece : piece.slice(0, eq);
+    return decodeURIComponent(name.replace(/\+/g, ' ')) !== drop;
+  });
+  return kept.join('&');
+}
+
+/**
+ * Builds the request to send upstream: the caller's headers minus hop-by-hop
+ * fields (RFC 9110 §7.6.1), minus any credential the caller sent, plus the real
+ * key in the connection's style.
+ */
+export function buildOutgoing(
+  headers: IncomingHttpHeaders,
+  target: CanonicalTarget,
+  upstream: Upstream,
+  found: LocatedToken,
+  secret: string,
+  forwarded: { mode: ForwardedMode; clientIp: string; host: string | undefined },
+): OutgoingRequest {
+  const { authType, authConfig } = upstream.connection;
+  const drop = new Set([
+    ...HOP_BY_HOP,
+    ...connectionListed(headers.connection),
+    ...CALLER_CREDENTIAL_HEADERS,
+    ...FORWARDED_HEADERS,
+    ...RELAY_OWNED,
+  ]);
+  if (found.location.kind !== 'query') drop.add(found.location.name);
+  if (authConfig.header_name) drop.add(authConfig.header_name);
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !drop.has(name)) out[name] = value;
+  }
+  // Parameters to strip from the query: where the caller put its token, and where the real key goes.
+  const stripParam =
+    authType === 'query'
+      ? authConfig.query_param
+      : found.location.kind === 'query'
+        ? found.location.name
+        : undefined;
+  let query = queryWithout(target, stripParam);
+  switch (authType) {
+    case 'bearer':
+    case 'oauth2_client_credentials':
+      out.authorization = `Bearer ${secret}`;
+      break;
+    case 'basic': {
+      const pair = authConfig.username === undefined ? `${secret}:` : `${authConfig.username}:${secret}`;
+      out.authorization = `Basic ${Buffer.from(pair, 'utf8').toString('base64')}`;
+      break;
+    }
+    case 'header':
+      out[authConfig.header_name as string] = secret;
+      break;
+    case 'query': {
+      const param = `${encodeURIComponent(authConfig.query_param as string)}=${encodeURIComponent(secret)}`;
+      query = query === '' ? param : `${query}&${param}`;
+      break;
+    }
+  }
+  if (forwarded.mode === 'set') {
+    out['x-forwarded-for'] = forwarded.clientIp;
+    out['x-forwarded-proto'] = 'http';
+    if (forwarded.host !== undefined) out['x-forwarded-host'] = forwarded.host;
+  }
+  const path = `${upstream.basePath}${target.path}${query === '' ? '' : `?${query}`}`;
+  return { path, headers: out };
+}

@@ -1,0 +1,345 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { Transform } from 'node:stream';
+import { pipeline as pipe } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import type { AuditRecord } from '../../core/audit.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { ErrorCode } from '../../core/errors.ts';
+import { newId } from '../../core/ids.ts';
+import { cidrContains, parseCidr, parseIp } from '../../core/ip.ts';
+import { type CanonicalTarget, canonicalizeTarget } from '../../core/request-target.ts';
+import { evaluateScope } from '../../core/scope.ts';
+import type { AuditSink } from '../../ports/audit-sink.ts';
+import { newRequestId } from '../request-id.ts';
+import type { AuthCache, AuthEntry } from './auth-cache.ts';
+import { locateCredential } from './locate-credential.ts';
+import { buildOutgoing, type ForwardedMode, locationAccepted } from './outgoing.ts';
+import { writeDecision } from './respond.ts';
+import type { Upstream, Upstreams } from './upstreams.ts';
+
+export interface PipelineDeps {
+  readonly auth: AuthCache;
+  readonly upstreams: Upstreams;
+  readonly audit: AuditSink;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly forwarded: ForwardedMode;
+  /** Above this many unwritten audit records, requests are refused: Relay never proxies unaudited. */
+  readonly maxAuditBacklog: number;
+}
+
+/** What the audit record of one request accumulates as the pipeline runs. */
+interface Trace {
+  readonly requestId: string;
+  readonly started: number;
+  readonly at: string;
+  readonly ip: string;
+  readonly method: string;
+  path: string;
+  query: string | null;
+  workspaceId: string;
+  connectionId: string | null;
+  credentialId: string | null;
+  recipientId: string | null;
+  upstreamMs: number | null;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+function clientIp(req: IncomingMessage): string {
+  const raw = req.socket.remoteAddress ?? '';
+  return raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw;
+}
+
+/** Path for the audit log when the target could not be canonicalized: bounded, query dropped. */
+function rawPathOf(url: string | undefined): string {
+  const target = url ?? '';
+  const q = target.indexOf('?');
+  return (q === -1 ? target : target.slice(0, q)).slice(0, 2048);
+}
+
+function ipAllowed(ip: string, allowlist: readonly string[]): boolean {
+  const addr = parseIp(ip);
+  if (addr === undefined) return false;
+  return allowlist.some((entry) => {
+    const cidr = parseCidr(entry);
+    return cidr !== undefined && cidrContains(cidr, addr);
+  });
+}
+
+const UPSTREAM_TIMEOUTS = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+function upstreamFailure(error: unknown): { code: ErrorCode; detail: string } {
+  const code = (error as { code?: string }).code ?? '';
+  if (UPSTREAM_TIMEOUTS.has(code))
+    return { code: 'upstream_timeout', detail: 'the upstream did not answer in time' };
+  if (code === 'RELAY_UNSAFE_UPSTREAM')
+    return { code: 'upstream_unreachable', detail: 'the upstream resolves to a non-public address' };
+  return { code: 'upstream_unreachable', detail: 'the upstream could not be reached' };
+}
+
+export function createPipeline(deps: PipelineDeps) {
+  const { auth, upstreams, audit, clock, logger } = deps;
+
+  const finish = (
+    trace: Trace,
+    decision: 'allowed' | 'blocked',
+    status: number,
+    reason: string | null,
+    ua: string | undefined,
+  ) => {
+    const record: AuditRecord = {
+      workspaceId: trace.workspaceId,
+      id: newId('auditEvent'),
+      at: trace.at,
+      requestId: trace.requestId,
+      connectionId: trace.connectionId,
+      credentialId: trace.credentialId,
+      recipientId: trace.recipientId,
+      method: trace.method,
+      path: trace.path,
+      query: trace.query,
+      decision,
+      reason,
+      status,
+      durationMs: Math.round((performance.now() - trace.started) * 1000) / 1000,
+      upstreamMs: trace.upstreamMs,
+      bytesIn: trace.bytesIn,
+      bytesOut: trace.bytesOut,
+      ip: trace.ip,
+      userAgent: ua === undefined ? null : ua.slice(0, 512),
+    };
+    audit.record(record);
+  };
+
+  const refuse = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    trace: Trace,
+    code: ErrorCode,
+    detail?: string,
+  ) => {
+    const status = writeDecision(res, code, detail, trace.requestId);
+    finish(trace, 'blocked', status, code, req.headers['user-agent']);
+  };
+
+  async function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    trace: Trace,
+    target: CanonicalTarget,
+    entry: AuthEntry,
+    upstream: Upstream,
+    found: Parameters<typeof buildOutgoing>[3],
+  ): Promise<void> {
+    const ua = req.headers['user-agent'];
+    let secret: string;
+    try {
+      secret = await upstream.credential();
+    } catch (error) {
+      logger.warn(
+        {
+          request_id: trace.requestId,
+          connection_id: upstream.connection.id,
+          err: { message: (error as Error).message },
+        },
+        'upstream token fetch failed',
+      );
+      const status = writeDecision(
+        res,
+        'upstream_unreachable',
+        'could not obtain an access token for the upstream',
+        trace.requestId,
+      );
+      return finish(trace, 'allowed', status, 'upstream_unreachable', ua);
+    }
+    const outgoing = buildOutgoing(req.headers, target, upstream, found, secret, {
+      mode: deps.forwarded,
+      clientIp: trace.ip,
+      host: req.headers.host,
+    });
+    const hasBody =
+      req.headers['content-length'] !== undefined
+        ? req.headers['content-length'] !== '0'
+        : req.headers['transfer-encoding'] !== undefined;
+    let body: Transform | null = null;
+    if (hasBody) {
+      body = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          trace.bytesIn += chunk.length;
+          done(null, chunk);
+        },
+      });
+      req.pipe(body);
+    }
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.once('close', onClose);
+    const upstreamStart = performance.now();
+    let response: Awaited<ReturnType<Upstream['pool']['request']>>;
+    try {
+      response = await upstream.pool.request({
+        method: req.method as string,
+        path: outgoing.path,
+        headers: outgoing.headers,
+        body,
+        signal: abort.signal,
+      });
+    } catch (error) {
+      trace.upstreamMs = performance.now() - upstreamStart;
+      if (abort.signal.aborted) return finish(trace, 'allowed', 499, 'client_closed', ua);
+      const failure = upstreamFailure(error);
+      const status = writeDecision(res, failure.code, failure.detail, trace.requestId);
+      return finish(trace, 'allowed', status, failure.code, ua);
+    }
+    trace.upstreamMs = performance.now() - upstreamStart;
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (
+        value !== undefined &&
+        name !== 'connection' &&
+        name !== 'keep-alive' &&
+        name !== 'transfer-encoding' &&
+        name !== 'proxy-authenticate' &&
+        name !== 'trailer' &&
+        name !== 'upgrade'
+      ) {
+        headers[name] = value;
+      }
+    }
+    res.writeHead(response.statusCode, headers);
+    res.flushHeaders();
+    response.body.on('data', (chunk: Buffer) => {
+      trace.bytesOut += chunk.length;
+    });
+    try {
+      await pipe(response.body, res);
+      finish(trace, 'allowed', response.statusCode, null, ua);
+    } catch (error) {
+      const reason = abort.signal.aborted ? 'client_closed' : upstreamFailure(error).code;
+      res.destroy();
+      finish(trace, 'allowed', response.statusCode, reason, ua);
+    } finally {
+      res.off('close', onClose);
+    }
+    void entry;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const trace: Trace = {
+      requestId: newRequestId(),
+      started: performance.now(),
+      at: new Date(clock.now()).toISOString(),
+      ip: clientIp(req),
+      method: req.method ?? '',
+      path: rawPathOf(req.url),
+      query: null,
+      workspaceId: '',
+      connectionId: null,
+      credentialId: null,
+      recipientId: null,
+      upstreamMs: null,
+      bytesIn: 0,
+      bytesOut: 0,
+    };
+    if (audit.backlog > deps.maxAuditBacklog)
+      return refuse(
+        req,
+        res,
+        trace,
+        'service_unavailable',
+        'audit log backlog: request refused rather than proxied unaudited',
+      );
+
+    // 1. Parse and canonicalize: what could be read two ways is refused before anything else.
+    const canonical = canonicalizeTarget(req.url ?? '');
+    if (!canonical.ok) return refuse(req, res, trace, canonical.error.code, canonical.error.detail);
+    const target = canonical.value;
+    trace.path = target.path;
+
+    // 2. Authenticate: by SHA-256 hash, from memory when cached.
+    const located = locateCredential(req.headers, target.query);
+    if (located.status === 'conflict')
+      return refuse(
+        req,
+        res,
+        trace,
+        'ambiguous_request',
+        'the request carries two different Relay credentials',
+      );
+    if (located.status === 'none')
+      return refuse(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
+    const { hash, entry: cached } = auth.peek(located.found.token);
+    const entry = cached ?? (await auth.load(hash));
+    if (!entry) return refuse(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
+    const { credential, recipient } = entry;
+    trace.workspaceId = credential.workspaceId;
+    trace.credentialId = credential.id;
+    trace.recipientId = credential.recipientId;
+    trace.connectionId = target.connectionId;
+
+    // 3. Policies: status and expiry (401, no grace), then network rules.
+    if (credential.revokedAt !== null || (recipient !== null && recipient.revokedAt !== null)) {
+      return refuse(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
+    }
+    if (credential.expiresAt !== null && Date.parse(credential.expiresAt) <= clock.now()) {
+      return refuse(req, res, trace, 'token_expired', 'API key expired');
+    }
+    if (credential.ipMode === 'allowlist' && !ipAllowed(trace.ip, credential.ipAllowlist)) {
+      return refuse(
+        req,
+        res,
+        trace,
+        'ip_not_allowed',
+        `requests from ${trace.ip} are not allowed for this credential`,
+      );
+    }
+
+    // Unknown connection: 404, told only to a valid credential.
+    const upstream =
+      upstreams.peek(credential.workspaceId, target.connectionId) ??
+      (await upstreams.load(credential.workspaceId, target.connectionId));
+    if (!upstream)
+      return refuse(req, res, trace, 'connection_not_found', `no connection ${target.connectionId}`);
+    if (upstream.connection.options.log_query_strings && target.rawQuery !== '')
+      trace.query = target.rawQuery.slice(0, 2048);
+    if (!locationAccepted(located.found, upstream)) {
+      return refuse(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
+    }
+
+    // 4. Scope, default deny: the upstream is never contacted on refusal.
+    const scope = evaluateScope({
+      grants: credential.grants,
+      connectionId: target.connectionId,
+      method: trace.method,
+      target,
+      headers: (name) => {
+        const v = req.headers[name];
+        return Array.isArray(v) ? v.join(',') : v;
+      },
+    });
+    if (!scope.ok) return refuse(req, res, trace, scope.error.code, scope.error.detail);
+
+    // 6–8. Inject, forward and stream, audit.
+    return forward(req, res, trace, target, entry, upstream, located.found);
+  }
+
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    handle(req, res).catch((error: unknown) => {
+      logger.error(
+        { err: { message: (error as Error).message, stack: (error as Error).stack } },
+        'proxy pipeline error',
+      );
+      if (!res.headersSent) writeDecision(res, 'internal_error', undefined, 'req_unknown');
+      else res.destroy();
+    });
+  };
+}

@@ -1,0 +1,33 @@
+import type { ServerResponse } from 'node:http';
+import type { ErrorCode } from '../../core/errors.ts';
+import { PROBLEM_CONTENT_TYPE, problemDocument } from '../problem.ts';
+
+/**
+ * Writes one of Relay's own decisions: problem+json with `code` and `request_id`,
+ * and `Relay-Decision: <code>` so a caller can tell Relay's refusal from the
+ * upstream's own 401/403/404.
+ */
+export function writeDecision(
+  res: ServerResponse,
+  code: ErrorCode,
+  detail: string | undefined,
+  requestId: string,
+  extraHeaders: Record<string, string> = {},
+): number {
+  const doc = problemDocument(detail === undefined ? { code } : { code, detail }, requestId);
+  const body = JSON.stringify(doc);
+  if (res.headersSent) {
+    res.destroy();
+    return doc.status;
+  }
+  res.writeHead(doc.status, {
+    'content-type': PROBLEM_CONTENT_TYPE,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'relay-decision': code,
+    'x-request-id': requestId,
+    ...extraHeaders,
+  });
+  res.end(body);
+  return doc.status;
+}

@@ -1,0 +1,121 @@
+import { Pool } from 'undici';
+import type { Connection } from '../../core/model.ts';
+import { addressesAllowed } from '../../core/upstream-url.ts';
+import type { Bus } from '../../ports/bus.ts';
+import type { Store } from '../../ports/store.ts';
+import type { ConnectionService } from '../../services/connections.ts';
+import { OAuthTokenSource } from './oauth.ts';
+import { safeLookup } from './safe-lookup.ts';
+
+export interface UpstreamOptions {
+  readonly allowPrivate: boolean;
+  readonly connectTimeoutMs: number;
+  readonly timeoutMs: number;
+}
+
+/** A connection ready to forward to: its pool, base path and the real key, decrypted once. */
+export interface Upstream {
+  readonly connection: Connection;
+  readonly origin: string;
+  /** Base URL path without trailing slash ('' for the root). */
+  readonly basePath: string;
+  readonly pool: Pool;
+  /** The secret to inject; for OAuth, the current access token (fetched and refreshed as needed). */
+  credential(): Promise<string> | string;
+}
+
+/**
+ * Connections by workspace and id, with their decrypted keys and a keep-alive
+ * pool per origin. Any change to a connection drops its entry through the bus,
+ * so a replaced key is used from the next request on.
+ */
+export class Upstreams {
+  readonly #store: Store;
+  readonly #connections: ConnectionService;
+  readonly #options: UpstreamOptions;
+  readonly #entries = new Map<string, Upstream>();
+  readonly #pools = new Map<string, Pool>();
+  readonly #unsubscribe: () => void;
+  #generation = 0;
+
+  constructor(store: Store, connections: ConnectionService, bus: Bus, options: UpstreamOptions) {
+    this.#store = store;
+    this.#connections = connections;
+    this.#options = options;
+    this.#unsubscribe = bus.onInvalidation((m) => {
+      this.#generation++;
+      if (m.kind === 'connection') this.#entries.delete(`${m.workspaceId}/${m.id}`);
+      if (m.kind === 'workspace')
+        for (const key of this.#entries.keys())
+          if (key.startsWith(`${m.workspaceId}/`)) this.#entries.delete(key);
+    });
+  }
+
+  peek(workspaceId: string, id: string): Upstream | undefined {
+    return this.#entries.get(`${workspaceId}/${id}`);
+  }
+
+  async load(workspaceId: string, id: string): Promise<Upstream | undefined> {
+    const generation = this.#generation;
+    const connection = await this.#store.connections.get(workspaceId, id);
+    if (!connection) return undefined;
+    const secret = await this.#connections.revealSecret(connection);
+    const url = new URL(connection.baseUrl);
+    const origin = url.origin;
+    const upstream: Upstream = {
+      connection,
+      origin,
+      basePath: url.pathname.replace(/\/+$/, ''),
+      pool: this.#pool(origin, url.hostname),
+      credential:
+        connection.authType === 'oauth2_client_credentials'
+          ? oauthCredential(connection, secret, this.#options)
+          : () => secret,
+    };
+    if (generation === this.#generation) this.#entries.set(`${workspaceId}/${id}`, upstream);
+    return upstream;
+  }
+
+  #pool(origin: string, hostname: string): Pool {
+    let pool = this.#pools.get(origin);
+    if (pool) return pool;
+    const literal = hostname.replace(/^\[|\]$/g, '');
+    if (/^[0-9.]+$|:/.test(literal) && !addressesAllowed([literal], this.#options.allowPrivate)) {
+      // IP literals skip DNS, so the connect-time lookup cannot catch them: refuse here.
+      throw new Error(`upstream ${origin} is a non-public address`);
+    }
+    pool = new Pool(origin, {
+      connections: 256,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: this.#options.timeoutMs,
+      bodyTimeout: this.#options.timeoutMs,
+      connect: { timeout: this.#options.connectTimeoutMs, lookup: safeLookup(this.#options.allowPrivate) },
+    });
+    this.#pools.set(origin, pool);
+    return pool;
+  }
+
+  async close(): Promise<void> {
+    this.#unsubscribe();
+    this.#entries.clear();
+    await Promise.all([...this.#pools.values()].map((p) => p.close().catch(() => {})));
+    this.#pools.clear();
+  }
+}
+
+function oauthCredential(
+  connection: Connection,
+  clientSecret: string,
+  options: UpstreamOptions,
+): () => Promise<string> {
+  const source = new OAuthTokenSource({
+    tokenUrl: connection.authConfig.token_url as string,
+    clientId: connection.authConfig.client_id as string,
+    clientSecret,
+    scope: connection.authConfig.scope,
+    allowPrivate: options.allowPrivate,
+    timeoutMs: options.timeoutMs,
+  });
+  return () => source.token();
+}
