@@ -83,6 +83,12 @@ export const SETTINGS = [
     doc: 'Base URL callers use to reach the proxy (shown in agent prompts and the README walk-through). Default `http://localhost:<proxy port>`.',
   },
   {
+    env: 'RELAY_PUBLIC_API_URL',
+    type: 'string',
+    default: '',
+    doc: 'Base URL people use to reach the management listener (share links point here). Default `http://localhost:<api port>`.',
+  },
+  {
     env: 'RELAY_ALLOW_PRIVATE_UPSTREAMS',
     type: 'boolean',
     default: 'false',
@@ -166,6 +172,7 @@ export interface RelayConfig {
   readonly proxyEnabled: boolean;
   readonly apiEnabled: boolean;
   readonly publicProxyUrl: string;
+  readonly publicApiUrl: string;
   readonly allowPrivateUpstreams: boolean;
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamTimeoutMs: number;
@@ -218,12 +225,16 @@ function coerce(setting: Setting, raw: string): string | number | boolean {
       throw new ConfigError(`${setting.env} must be true or false, got "${raw}"`);
     }
     case 'port': {
+      if (!/^\d+$/.test(raw.trim()))
+        throw new ConfigError(`${setting.env} must be a port 0-65535, got "${raw}"`);
       const n = Number(raw);
       if (!Number.isInteger(n) || n < 0 || n > 65535)
         throw new ConfigError(`${setting.env} must be a port 0-65535, got "${raw}"`);
       return n;
     }
     case 'integer': {
+      if (!/^\d+$/.test(raw.trim()))
+        throw new ConfigError(`${setting.env} must be a non-negative integer, got "${raw}"`);
       const n = Number(raw);
       if (!Number.isSafeInteger(n) || n < 0)
         throw new ConfigError(`${setting.env} must be a non-negative integer, got "${raw}"`);
@@ -263,6 +274,7 @@ export function loadConfig(env: Env = process.env): RelayConfig {
     proxyEnabled: value('RELAY_PROXY_ENABLED') as boolean,
     apiEnabled: value('RELAY_API_ENABLED') as boolean,
     publicProxyUrl: String(value('RELAY_PUBLIC_PROXY_URL')),
+    publicApiUrl: String(value('RELAY_PUBLIC_API_URL')),
     allowPrivateUpstreams: value('RELAY_ALLOW_PRIVATE_UPSTREAMS') as boolean,
     upstreamConnectTimeoutMs: value('RELAY_UPSTREAM_CONNECT_TIMEOUT_MS') as number,
     upstreamTimeoutMs: value('RELAY_UPSTREAM_TIMEOUT_MS') as number,
@@ -274,6 +286,17 @@ export function loadConfig(env: Env = process.env): RelayConfig {
     auditMaxBacklog: value('RELAY_AUDIT_MAX_BACKLOG') as number,
     logLevel: String(value('RELAY_LOG_LEVEL')),
   });
+}
+
+/** Where callers reach the proxy and the API: the configured public URLs, else localhost on the (actual) ports. */
+export function publicUrls(
+  config: RelayConfig,
+  ports: { readonly proxy?: number; readonly api?: number } = {},
+): { readonly proxyBaseUrl: string; readonly publicApiUrl: string } {
+  return {
+    proxyBaseUrl: config.publicProxyUrl || `http://localhost:${ports.proxy ?? config.proxyPort}`,
+    publicApiUrl: config.publicApiUrl || `http://localhost:${ports.api ?? config.apiPort}`,
+  };
 }
 
 /** The Markdown page `docs/configuration.md`, generated from SETTINGS. */

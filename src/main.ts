@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { openRelay, type Relay } from './app.ts';
-import type { RelayConfig } from './config.ts';
+import { publicUrls, type RelayConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { buildManagementApi } from './planes/management/server.ts';
 import { buildProxy, type ProxyPlane } from './planes/proxy/server.ts';
@@ -42,18 +42,25 @@ export async function startRelay(
       proxy = buildProxy(relay);
       ports.proxy = await listen(proxy.server, config.proxyPort, config.host);
     }
-    const proxyBaseUrl = config.publicProxyUrl || `http://localhost:${ports.proxy ?? config.proxyPort}`;
     if (config.apiEnabled) {
+      // The API port is only known after listen(0); share links read publicApiUrl lazily.
+      const urls = { proxyBaseUrl: '', publicApiUrl: '' };
       api = buildManagementApi({
         services: relay.services,
         clock: relay.clock,
         logger,
-        proxyBaseUrl,
+        get proxyBaseUrl() {
+          return urls.proxyBaseUrl;
+        },
+        get publicApiUrl() {
+          return urls.publicApiUrl;
+        },
         bodyLimit: config.maxRequestBodyBytes,
         version: VERSION,
       });
       await api.listen({ port: config.apiPort, host: config.apiHost });
       ports.api = (api.server.address() as AddressInfo).port;
+      Object.assign(urls, publicUrls(config, ports));
     }
   } catch (error) {
     await proxy?.close();

@@ -17,6 +17,19 @@ import type { StoreDialect } from '../src/ports/store.ts';
  */
 export const DIALECTS: readonly StoreDialect[] = ['sqlite', 'postgres'];
 
+/**
+ * Cleanups run once, after every test of the file, newest first. Registered on
+ * the root so that a helper called from inside a `before()` hook does not tear
+ * its Relay down when that hook ends (node:test scopes `after()` to the caller).
+ */
+const cleanups: Array<() => unknown> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+export function onCleanup(cleanup: () => unknown): void {
+  cleanups.push(cleanup);
+}
+
 export const PG_ADMIN_URL =
   process.env.RELAY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const requirePostgres = /^(1|true|yes)$/i.test(process.env.RELAY_REQUIRE_POSTGRES ?? '');
@@ -52,7 +65,7 @@ export function skipFor(dialect: StoreDialect): string | false {
 
 export function tempDir(prefix = 'relay-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -64,7 +77,7 @@ export async function freshDatabaseUrl(dialect: StoreDialect, dir = tempDir()): 
   await admin.connect();
   await admin.query(`create database ${name}`);
   await admin.end();
-  after(async () => {
+  onCleanup(async () => {
     const c = new pg.Client({ connectionString: PG_ADMIN_URL });
     await c.connect();
     await c.query(`drop database if exists ${name} with (force)`);
@@ -154,7 +167,7 @@ export async function startTestRelay(
   });
   const logs = new LogCapture();
   const running = await startRelay(config, createLogger(config.logLevel, logs));
-  after(() => running.close());
+  onCleanup(() => running.close());
   if (!running.bootstrap) throw new Error('a fresh test Relay must bootstrap');
   const apiUrl = `http://127.0.0.1:${running.ports.api}`;
   const adminToken = running.bootstrap.adminToken;

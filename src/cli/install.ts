@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { sqlitePathOf as sqlitePathFor } from '../adapters/db/open-store.ts';
 import { defaultWorkspaceId, openRelay, type Relay, SetupError } from '../app.ts';
 import { loadConfig, type RelayConfig } from '../config.ts';
@@ -82,6 +81,3 @@ export async function allPages<T>(fetch: (options: ListOptions) => Promise<Page<
 }
 
 /** The base URL callers reach the proxy at, as the management API computes it. */
-export function proxyBaseUrlOf(config: RelayConfig): string {
-  return config.publicProxyUrl || `http://localhost:${config.proxyPort}`;
-}

@@ -37,15 +37,22 @@ export const ERRORS = Object.freeze({
   connection_not_granted: define('connection_not_granted', 403, 'Connection not granted to this credential'),
   query_param_denied: define('query_param_denied', 403, 'Query parameter denied by credential scope'),
   ip_not_allowed: define('ip_not_allowed', 403, 'Client IP not allowed'),
+  outside_bounds: define('outside_bounds', 403, "Outside the provisioner token's bounds"),
   method_override_refused: define('method_override_refused', 403, 'Method-override headers are refused'),
   // 404 / 409
   not_found: define('not_found', 404, 'Not found'),
   connection_not_found: define('connection_not_found', 404, 'Unknown connection'),
-  conflict: define('conflict', 409, 'Already exists'),
+  conflict: define('conflict', 409, 'Conflicts with the current state'),
   recipient_revoked: define('recipient_revoked', 409, 'Recipient is revoked'),
-  // 413 / 415
+  share_link_spent: define('share_link_spent', 410, 'Share link already used or expired'),
+  // 413 / 415 / 422
   payload_too_large: define('payload_too_large', 413, 'Request body too large'),
   unsupported_media_type: define('unsupported_media_type', 415, 'Unsupported media type'),
+  risk_acknowledgement_required: define(
+    'risk_acknowledgement_required',
+    422,
+    'High-risk scope: acknowledge the safety review findings to issue',
+  ),
   // 5xx
   upstream_unreachable: define('upstream_unreachable', 502, 'Upstream could not be reached'),
   upstream_timeout: define('upstream_timeout', 504, 'Upstream timed out'),

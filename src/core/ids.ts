@@ -9,6 +9,7 @@ export const ID_PREFIX = Object.freeze({
   managementToken: 'mtok_',
   adminAudit: 'aud_',
   auditEvent: 'evt_',
+  shareLink: 'shl_',
 });
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -115,6 +115,13 @@ export interface ManagementToken {
   readonly createdAt: string;
   readonly revokedAt: string | null;
   readonly lastUsedAt: string | null;
+  /** `token` (management tokens) or `api_key` (seed 003 keys, with `scopes`). */
+  readonly kind: 'token' | 'api_key';
+  /** Seed 003 scopes (`connections:read`, `credentials:*`, …); empty means full access for the role. */
+  readonly scopes: readonly string[];
+  /** A rotated-out token's hash, still accepted until `previousValidUntil` (the grace period). */
+  readonly previousTokenHash: string | null;
+  readonly previousValidUntil: string | null;
 }
 
 export interface WorkspaceSettings {

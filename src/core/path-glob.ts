@@ -187,3 +187,38 @@ function partsCover(outer: readonly GlobPart[], inner: readonly GlobPart[]): boo
   }
   return false;
 }
+
+/**
+ * True when some path is matched by both patterns (their sets intersect), e.g.
+ * whether an allowed pattern can reach a sensitive endpoint. Memoised search over
+ * (position in a, position in b): a `**` either ends or swallows one segment the
+ * other side produces; `*` and literals each stand for exactly one segment.
+ */
+export function globsOverlap(a: string, b: string): boolean {
+  const x = compileGlob(a);
+  const y = compileGlob(b);
+  return x.ok && y.ok && partsOverlap(x.value.parts, y.value.parts);
+}
+
+function partsOverlap(a: readonly GlobPart[], b: readonly GlobPart[]): boolean {
+  const seen = new Map<number, boolean>();
+  const width = b.length + 1;
+  const visit = (i: number, j: number): boolean => {
+    const key = i * width + j;
+    const known = seen.get(key);
+    if (known !== undefined) return known;
+    seen.set(key, false);
+    const p = a[i];
+    const q = b[j];
+    let result: boolean;
+    if (p === undefined && q === undefined) result = true;
+    else if (p?.kind === 'any') result = visit(i + 1, j) || (q !== undefined && visit(i, j + 1));
+    else if (q?.kind === 'any') result = visit(i, j + 1) || (p !== undefined && visit(i + 1, j));
+    else if (p === undefined || q === undefined) result = false;
+    else if (p.kind === 'literal' && q.kind === 'literal') result = p.text === q.text && visit(i + 1, j + 1);
+    else result = visit(i + 1, j + 1);
+    seen.set(key, result);
+    return result;
+  };
+  return visit(0, 0);
+}

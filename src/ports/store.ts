@@ -64,15 +64,45 @@ export interface CredentialRepo {
   /** Revokes every live credential of a recipient; returns their ids. */
   revokeAllOfRecipient(workspaceId: string, recipientId: string, at: string): Promise<readonly string[]>;
   touch(workspaceId: string, id: string, at: string): Promise<void>;
+  /** Ids of credentials, neither revoked nor expired at `now`, with a grant on the connection. */
+  liveGrantingConnection(workspaceId: string, connectionId: string, now: string): Promise<readonly string[]>;
 }
 
 export interface ManagementTokenRepo {
   insert(token: ManagementToken): Promise<void>;
   get(workspaceId: string, id: string): Promise<ManagementToken | undefined>;
+  /** By the current hash, or by the previous one of a rotated token (the caller checks its grace period). */
   findByHash(tokenHash: string): Promise<ManagementToken | undefined>;
-  list(workspaceId: string, options: ListOptions): Promise<Page<ManagementToken>>;
+  list(
+    workspaceId: string,
+    options: ListOptions & { readonly kind?: ManagementToken['kind'] },
+  ): Promise<Page<ManagementToken>>;
+  /** Replaces the token's hash; the old one stays valid until `previousValidUntil`. */
+  rotate(
+    workspaceId: string,
+    id: string,
+    next: { readonly tokenHash: string; readonly tokenPrefix: string; readonly previousValidUntil: string },
+  ): Promise<boolean>;
   markRevoked(workspaceId: string, id: string, at: string): Promise<boolean>;
   touch(workspaceId: string, id: string, at: string): Promise<void>;
+}
+
+export interface ShareLink {
+  readonly workspaceId: string;
+  readonly id: string;
+  readonly secretHash: string;
+  readonly credentialId: string;
+  readonly tokenSealed: string | null;
+  readonly expiresAt: string;
+  readonly createdAt: string;
+  readonly openedAt: string | null;
+}
+
+export interface ShareLinkRepo {
+  insert(link: ShareLink): Promise<void>;
+  findBySecretHash(secretHash: string): Promise<ShareLink | undefined>;
+  /** Claims the link: sets opened_at and forgets the sealed token. False when someone opened it first. */
+  claim(workspaceId: string, id: string, at: string): Promise<boolean>;
 }
 
 export interface AdminAuditRepo {
@@ -116,6 +146,7 @@ export interface Repositories {
   readonly managementTokens: ManagementTokenRepo;
   readonly adminAudit: AdminAuditRepo;
   readonly audit: AuditRepo;
+  readonly shareLinks: ShareLinkRepo;
   readonly sealedFields: SealedFieldRepo;
   readonly meta: MetaRepo;
 }

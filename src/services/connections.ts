@@ -8,6 +8,7 @@ import type {
   ConnectionOptions,
   SecretScanningMode,
 } from '../core/model.ts';
+import { findPreset } from '../core/presets.ts';
 import { addressesAllowed, parseBaseUrl } from '../core/upstream-url.ts';
 import type { SealRef } from '../core/vault.ts';
 import type { ListOptions, Page } from '../ports/store.ts';
@@ -34,8 +35,9 @@ export interface ConnectionOptionsInput {
 export interface CreateConnectionInput {
   readonly id?: string;
   readonly name: string;
-  readonly base_url: string;
-  readonly auth: ConnectionAuthInput;
+  /** Required unless `preset` gives it. */
+  readonly base_url?: string;
+  readonly auth: Omit<ConnectionAuthInput, 'type'> & { readonly type?: AuthType };
   readonly preset?: string;
   readonly options?: ConnectionOptionsInput;
 }
@@ -111,6 +113,25 @@ export function authConfigFor(auth: Omit<ConnectionAuthInput, 'secret'>): AuthCo
   }
 }
 
+/** Fills what the caller left out from the named preset; what the caller gave wins. */
+export function withPreset(input: CreateConnectionInput): { base_url: string; auth: ConnectionAuthInput } {
+  const preset = input.preset === undefined ? undefined : findPreset(input.preset);
+  if (input.preset !== undefined && preset === undefined) {
+    throw new RelayError(
+      'validation_failed',
+      `unknown preset "${input.preset}"; GET /api/v1/presets lists them`,
+    );
+  }
+  const base_url = input.base_url ?? preset?.base_url;
+  if (base_url === undefined)
+    throw new RelayError('validation_failed', 'base_url is required (or name a preset)');
+  const type = input.auth.type ?? preset?.auth.type;
+  if (type === undefined)
+    throw new RelayError('invalid_auth_config', 'auth.type is required (or name a preset)');
+  const fromPreset = preset !== undefined && input.auth.type === undefined ? preset.auth : {};
+  return { base_url, auth: { ...fromPreset, ...input.auth, type } };
+}
+
 export class ConnectionService {
   readonly #deps: ServiceDeps;
 
@@ -148,8 +169,9 @@ export class ConnectionService {
       );
     }
     const options: ConnectionOptions = { ...DEFAULT_OPTIONS, ...input.options };
-    const authConfig = authConfigFor(input.auth);
-    const baseUrl = await this.#checkUpstream(input.base_url, options, authConfig.token_url);
+    const { base_url, auth } = withPreset(input);
+    const authConfig = authConfigFor(auth);
+    const baseUrl = await this.#checkUpstream(base_url, options, authConfig.token_url);
     if (input.auth.secret.trim() === '')
       throw new RelayError('invalid_auth_config', 'auth.secret must not be empty');
     const id = input.id ?? newId('connection');
@@ -159,7 +181,7 @@ export class ConnectionService {
       id,
       name: input.name,
       baseUrl,
-      authType: input.auth.type,
+      authType: auth.type,
       authConfig,
       secretSealed: await vault.seal(input.auth.secret, secretRef(actor.workspaceId, id)),
       secretLast4: last4(input.auth.secret),
@@ -175,7 +197,7 @@ export class ConnectionService {
       await recordAdminAction(tx, clock, actor, 'connection.create', id, {
         name: input.name,
         base_url: baseUrl,
-        auth_type: input.auth.type,
+        auth_type: auth.type,
       });
     });
     await bus.publishInvalidation({ kind: 'connection', workspaceId: actor.workspaceId, id });
@@ -254,6 +276,19 @@ export class ConnectionService {
   async delete(actor: Actor, id: string): Promise<void> {
     const { clock, store, bus } = this.#deps;
     await store.transaction(async (tx) => {
+      // A live credential's grant names this id: deleting would let a later connection
+      // re-created under the same id inherit those grants, perhaps for another upstream.
+      const granted = await tx.credentials.liveGrantingConnection(
+        actor.workspaceId,
+        id,
+        new Date(clock.now()).toISOString(),
+      );
+      if (granted.length > 0) {
+        throw new RelayError(
+          'conflict',
+          `connection ${id} is granted to ${granted.length} live credential(s) (${granted.slice(0, 5).join(', ')}); revoke them first`,
+        );
+      }
       if (!(await tx.connections.delete(actor.workspaceId, id)))
         throw new RelayError('not_found', `connection ${id} not found`);
       await recordAdminAction(tx, clock, actor, 'connection.delete', id);

@@ -65,6 +65,7 @@ export class RecipientService {
     const revokedCredentials = await store.transaction(async (tx) => {
       const recipient = await tx.recipients.get(actor.workspaceId, id);
       if (!recipient) throw new RelayError('not_found', `recipient ${id} not found`);
+      if (recipient.revokedAt !== null) return []; // already revoked: nothing changes, nothing to audit
       await tx.recipients.markRevoked(actor.workspaceId, id, at);
       const ids = await tx.credentials.revokeAllOfRecipient(actor.workspaceId, id, at);
       await recordAdminAction(tx, clock, actor, 'recipient.revoke', id, { revoked_credentials: ids });

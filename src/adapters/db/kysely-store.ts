@@ -1,5 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { Migrator } from 'kysely/migration';
+import { RelayError } from '../../core/errors.ts';
 import type { ListOptions, Page, Repositories, SealedField, Store, StoreDialect } from '../../ports/store.ts';
 import { migrationProvider } from './migrations.ts';
 import {
@@ -25,6 +26,18 @@ type Db = Kysely<Database> | Transaction<Database>;
 /** Cursor pagination over (created_at, id): stable under inserts, opaque to clients. */
 function encodeCursor(at: string, id: string): string {
   return Buffer.from(JSON.stringify([at, id])).toString('base64url');
+}
+
+/** A cursor that is not one of ours is bad input, not a reason to start from the top. */
+function cursorOrThrow(cursor: string | undefined): [string, string] | undefined {
+  if (cursor === undefined) return undefined;
+  const decoded = decodeCursor(cursor);
+  if (decoded === undefined) {
+    throw new RelayError('validation_failed', 'cursor is not a cursor from a previous page', [
+      { path: 'query/cursor', message: 'is invalid' },
+    ]);
+  }
+  return decoded;
 }
 
 export function decodeCursor(cursor: string): [string, string] | undefined {
@@ -64,7 +77,7 @@ function pagedQuery<TB extends PageTable>(db: Db, table: TB, workspaceId: string
     .orderBy('created_at')
     .orderBy('id')
     .limit(options.limit + 1);
-  const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+  const cursor = cursorOrThrow(options.cursor);
   if (cursor) {
     const [at, id] = cursor;
     query = query.where((eb) =>
@@ -78,7 +91,10 @@ function pagedQuery<TB extends PageTable>(db: Db, table: TB, workspaceId: string
 const AUDIT_CHUNK = 400;
 
 /** Sealed columns across the schema: the registry `relay keys rotate-master` walks. */
-const SEALED_COLUMNS = [{ table: 'connections', field: 'secret_sealed' }] as const;
+const SEALED_COLUMNS = [
+  { table: 'connections', field: 'secret_sealed' },
+  { table: 'share_links', field: 'token_sealed' },
+] as const;
 
 function repositories(db: Db): Repositories {
   return {
@@ -223,6 +239,26 @@ function repositories(db: Db): Repositories {
           .where('id', '=', id)
           .execute();
       },
+      async liveGrantingConnection(workspaceId, connectionId, now) {
+        // Grants are stored as JSON written by JSON.stringify, so the key/value text is exact;
+        // the JSON is re-checked below so a look-alike substring cannot count.
+        const needle = `%${JSON.stringify({ connection_id: connectionId }).slice(1, -1)}%`;
+        const rows = await db
+          .selectFrom('credentials')
+          .select(['id', 'grants'])
+          .where('workspace_id', '=', workspaceId)
+          .where('revoked_at', 'is', null)
+          .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+          .where('grants', 'like', needle)
+          .execute();
+        return rows
+          .filter((r) =>
+            (JSON.parse(r.grants) as Array<{ connection_id: string }>).some(
+              (g) => g.connection_id === connectionId,
+            ),
+          )
+          .map((r) => r.id);
+      },
     },
     managementTokens: {
       async insert(t) {
@@ -241,15 +277,37 @@ function repositories(db: Db): Repositories {
         const row = await db
           .selectFrom('management_tokens')
           .selectAll()
-          .where('token_hash', '=', tokenHash)
+          .where((eb) => eb.or([eb('token_hash', '=', tokenHash), eb('previous_token_hash', '=', tokenHash)]))
           .executeTakeFirst();
         return row && toManagementToken(row);
       },
+      async rotate(workspaceId, id, next) {
+        const current = await db
+          .selectFrom('management_tokens')
+          .select('token_hash')
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        if (!current) return false;
+        await db
+          .updateTable('management_tokens')
+          .set({
+            token_hash: next.tokenHash,
+            token_prefix: next.tokenPrefix,
+            previous_token_hash: current.token_hash,
+            previous_valid_until: next.previousValidUntil,
+          })
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .execute();
+        return true;
+      },
       list(workspaceId, options) {
-        return pageOf(
-          pagedQuery(db, 'management_tokens', workspaceId, options).execute(),
-          options.limit,
-          (r) => toManagementToken(r as Database['management_tokens']),
+        let query = pagedQuery(db, 'management_tokens', workspaceId, options);
+        if (options.kind !== undefined) query = query.where('kind', '=', options.kind);
+        return pageOf(query.execute(), options.limit, (r) =>
+          toManagementToken(r as Database['management_tokens']),
         );
       },
       async markRevoked(workspaceId, id, at) {
@@ -283,7 +341,7 @@ function repositories(db: Db): Repositories {
           .orderBy('at')
           .orderBy('id')
           .limit(options.limit + 1);
-        const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+        const cursor = cursorOrThrow(options.cursor);
         if (cursor) {
           const [at, id] = cursor;
           query = query.where((eb) =>
@@ -322,7 +380,7 @@ function repositories(db: Db): Repositories {
         if (filter.status !== undefined) query = query.where('status', '=', filter.status);
         if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
         if (filter.until !== undefined) query = query.where('at', '<', filter.until);
-        const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+        const cursor = cursorOrThrow(options.cursor);
         if (cursor) {
           const [at, id] = cursor;
           query = query.where((eb) =>
@@ -344,13 +402,62 @@ function repositories(db: Db): Repositories {
         return Number(row.n);
       },
     },
+    shareLinks: {
+      async insert(l) {
+        await db
+          .insertInto('share_links')
+          .values({
+            workspace_id: l.workspaceId,
+            id: l.id,
+            secret_hash: l.secretHash,
+            credential_id: l.credentialId,
+            token_sealed: l.tokenSealed,
+            expires_at: l.expiresAt,
+            created_at: l.createdAt,
+            opened_at: l.openedAt,
+          })
+          .execute();
+      },
+      async findBySecretHash(secretHash) {
+        const r = await db
+          .selectFrom('share_links')
+          .selectAll()
+          .where('secret_hash', '=', secretHash)
+          .executeTakeFirst();
+        return (
+          r && {
+            workspaceId: r.workspace_id,
+            id: r.id,
+            secretHash: r.secret_hash,
+            credentialId: r.credential_id,
+            tokenSealed: r.token_sealed,
+            expiresAt: r.expires_at,
+            createdAt: r.created_at,
+            openedAt: r.opened_at,
+          }
+        );
+      },
+      async claim(workspaceId, id, at) {
+        const result = await db
+          .updateTable('share_links')
+          .set({ opened_at: at, token_sealed: null })
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .where('opened_at', 'is', null)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) > 0;
+      },
+    },
     sealedFields: {
       async listAll() {
         const out: SealedField[] = [];
         for (const { table, field } of SEALED_COLUMNS) {
           const rows = await db.selectFrom(table).select(['workspace_id', 'id', field]).execute();
           for (const row of rows) {
-            out.push({ table, field, workspaceId: row.workspace_id, id: row.id, sealed: row[field] });
+            const sealed = (row as Record<string, string | null>)[field];
+            // A spent share link has forgotten its token: nothing to re-wrap.
+            if (typeof sealed === 'string')
+              out.push({ table, field, workspaceId: row.workspace_id, id: row.id, sealed });
           }
         }
         return out;
@@ -419,6 +526,9 @@ export class KyselyStore implements Store {
   }
   get audit() {
     return this.#repos.audit;
+  }
+  get shareLinks() {
+    return this.#repos.shareLinks;
   }
   get sealedFields() {
     return this.#repos.sealedFields;

@@ -145,6 +145,34 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_token_rotation_api_keys_share_links': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('management_tokens')
+        .addColumn('kind', 'text', (c) => c.notNull().defaultTo('token'))
+        .execute();
+      await db.schema.alterTable('management_tokens').addColumn('scopes', 'text').execute();
+      await db.schema.alterTable('management_tokens').addColumn('previous_token_hash', 'text').execute();
+      await db.schema.alterTable('management_tokens').addColumn('previous_valid_until', 'text').execute();
+      await db.schema
+        .createIndex('management_tokens_previous_hash_idx')
+        .on('management_tokens')
+        .column('previous_token_hash')
+        .execute();
+      await db.schema
+        .createTable('share_links')
+        .addColumn('workspace_id', 'text', (c) => c.notNull().references('workspaces.id'))
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('credential_id', 'text', (c) => c.notNull())
+        .addColumn('token_sealed', 'text')
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('opened_at', 'text')
+        .addPrimaryKeyConstraint('share_links_pk', ['workspace_id', 'id'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -139,6 +139,10 @@ export const managementTokenRow = (t: ManagementToken): ManagementTokenTable => 
   created_at: t.createdAt,
   revoked_at: t.revokedAt,
   last_used_at: t.lastUsedAt,
+  kind: t.kind,
+  scopes: t.scopes.length === 0 ? null : json(t.scopes),
+  previous_token_hash: t.previousTokenHash,
+  previous_valid_until: t.previousValidUntil,
 });
 export const toManagementToken = (r: ManagementTokenTable): ManagementToken => ({
   workspaceId: r.workspace_id,
@@ -155,6 +159,10 @@ export const toManagementToken = (r: ManagementTokenTable): ManagementToken => (
   createdAt: r.created_at,
   revokedAt: r.revoked_at,
   lastUsedAt: r.last_used_at,
+  kind: r.kind === 'api_key' ? 'api_key' : 'token',
+  scopes: r.scopes === null ? [] : parse(r.scopes),
+  previousTokenHash: r.previous_token_hash,
+  previousValidUntil: r.previous_valid_until,
 });
 
 export const adminAuditRow = (e: AdminAuditEvent): AdminAuditTable => ({

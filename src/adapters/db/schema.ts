@@ -77,6 +77,26 @@ export interface ManagementTokenTable {
   created_at: string;
   revoked_at: string | null;
   last_used_at: string | null;
+  /** `token` (POST /api/v1/tokens) or `api_key` (seed 003 POST /api/v1/auth/api-keys). */
+  kind: string;
+  /** Seed 003 API key scopes, JSON; null for tokens. */
+  scopes: string | null;
+  /** After a rotation, the old token's hash stays valid until `previous_valid_until`. */
+  previous_token_hash: string | null;
+  previous_valid_until: string | null;
+}
+
+export interface ShareLinkTable {
+  workspace_id: string;
+  id: string;
+  /** SHA-256 of the link's secret part; the link itself is shown once to the issuer. */
+  secret_hash: string;
+  credential_id: string;
+  /** The credential's token, sealed, until the link is opened; then null. */
+  token_sealed: string | null;
+  expires_at: string;
+  created_at: string;
+  opened_at: string | null;
 }
 
 export interface AdminAuditTable {
@@ -121,5 +141,6 @@ export interface Database {
   recipients: RecipientTable;
   credentials: CredentialTable;
   management_tokens: ManagementTokenTable;
+  share_links: ShareLinkTable;
   admin_audit_events: AdminAuditTable;
 }

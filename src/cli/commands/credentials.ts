@@ -1,9 +1,10 @@
+import { publicUrls } from '../../config.ts';
 import { IP_MODES } from '../../core/model.ts';
 import { credentialView, issuedCredentialView } from '../../planes/management/present.ts';
-import type { IssueCredentialInput, IssuedCredential } from '../../services/credentials.ts';
+import type { IssueCredentialInput } from '../../services/credentials.ts';
 import { type CommandSpec, type GroupSpec, OPERATOR_OPTIONS } from '../command.ts';
 import { UsageError } from '../errors.ts';
-import { allPages, proxyBaseUrlOf, withOperator } from '../install.ts';
+import { allPages, withOperator } from '../install.ts';
 import type { Output } from '../output.ts';
 import { parseGrants } from './grant-spec.ts';
 
@@ -151,7 +152,7 @@ const add: CommandSpec = {
     };
     return withOperator(ctx, async ({ relay, actor, config }) => {
       const issued = await relay.services.credentials.issue(actor, input);
-      const view = issuedCredentialView(issued, relay.clock.now(), proxyBaseUrlOf(config));
+      const view = issuedCredentialView(issued, relay.clock.now(), publicUrls(config));
       if (flags.bool('json')) ctx.out.json(view);
       else printIssued(ctx.out, view);
       return 0;

@@ -1,5 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RelayError } from '../../core/errors.ts';
+import { cidrContains, parseCidr, parseIp } from '../../core/ip.ts';
+import type { ManagementToken } from '../../core/model.ts';
+import { type CompiledGlob, compileGlob, matchesAny } from '../../core/path-glob.ts';
 import type { ManagementContext } from './context.ts';
 
 /** Management API accepts `Authorization: Bearer <token>` and `X-API-Key: <token>` (SPEC §3). */
@@ -15,22 +18,79 @@ export function presentedToken(request: FastifyRequest): string | undefined {
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
+function ipAllowed(ip: string, allowlist: readonly string[]): boolean {
+  const addr = parseIp(ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip);
+  return (
+    addr !== undefined &&
+    allowlist.some((c) => {
+      const cidr = parseCidr(c);
+      return cidr !== undefined && cidrContains(cidr, addr);
+    })
+  );
+}
+
+const scopeGlobs = new WeakMap<ManagementToken, CompiledGlob[]>();
+
+function pathSegments(url: string): string[] | undefined {
+  const path = url.split('?')[0] ?? '';
+  try {
+    return path
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A token's own method/path scope over the management API (seed 002). */
+function withinApiScope(token: ManagementToken, method: string, url: string): boolean {
+  if (token.apiScope === null) return true;
+  if (!token.apiScope.methods.includes(method)) return false;
+  let globs = scopeGlobs.get(token);
+  if (!globs) {
+    globs = token.apiScope.paths.flatMap((p) => {
+      const c = compileGlob(p);
+      return c.ok ? [c.value] : [];
+    });
+    scopeGlobs.set(token, globs);
+  }
+  const segments = pathSegments(url);
+  return segments !== undefined && matchesAny(globs, segments);
+}
+
+/** Seed 003 API-key scopes: `<resource>:<read|write>`, `<resource>:*`, `*`; none means full access. */
+function withinKeyScopes(token: ManagementToken, resource: string | undefined, method: string): boolean {
+  if (token.scopes.length === 0) return true;
+  const action = READ_METHODS.has(method) ? 'read' : 'write';
+  return token.scopes.some((s) => s === '*' || s === `${resource}:*` || s === `${resource}:${action}`);
+}
+
 /**
- * Authenticates every route that is not public, then applies the role: viewers
- * read, admins read and write. Provisioner tokens are refused everywhere until
- * their bounded routes exist: default deny.
+ * Runs on every request before its body is read, so an unauthenticated caller
+ * learns nothing about schemas. Order: authenticate (401), network (403
+ * ip_not_allowed), the token's own API scope, then its role. Viewers read;
+ * provisioners reach only the routes marked for them; admins reach everything.
  */
 export function authenticate(ctx: ManagementContext) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-    const access = request.routeOptions.config.access ?? 'admin';
-    if (access === 'public') return;
+    const access = request.routeOptions.config?.access ?? 'admin';
+    if (access === 'public' || request.routeOptions.url === undefined) return;
     const token = await ctx.services.tokens.authenticate(presentedToken(request));
     request.principal = token;
+    if (token.ipAllowlist.length > 0 && !ipAllowed(request.ip, token.ipAllowlist)) {
+      throw new RelayError('ip_not_allowed', `this token may not be used from ${request.ip}`);
+    }
+    const method = request.method;
+    const route = `${method} ${request.routeOptions.url}`;
+    if (!withinApiScope(token, method, request.url))
+      throw new RelayError('forbidden', `${route} is outside this token's api_scope`);
+    const resource = request.routeOptions.schema?.tags?.[0];
+    if (!withinKeyScopes(token, resource, method))
+      throw new RelayError('forbidden', `${route} is outside this API key's scopes`);
     if (token.role === 'admin') return;
-    if (token.role === 'viewer' && access === 'read' && READ_METHODS.has(request.method)) return;
-    throw new RelayError(
-      'forbidden',
-      `a ${token.role} token may not ${request.method} ${request.routeOptions.url}`,
-    );
+    if (token.role === 'viewer' && access === 'read' && READ_METHODS.has(method)) return;
+    if (token.role === 'provisioner' && access === 'provision') return;
+    throw new RelayError('forbidden', `a ${token.role} token may not ${route}`);
   };
 }

@@ -3,8 +3,11 @@ import type { Clock } from '../../core/clock.ts';
 import type { Actor, ManagementToken } from '../../core/model.ts';
 import type { Services } from '../../services/index.ts';
 
-/** Who may call a route: anyone (`public`), any token (`read`), or admins only (`admin`). */
-export type Access = 'public' | 'read' | 'admin';
+/**
+ * Who may call a route: anyone (`public`), viewers and admins (`read`), admins
+ * only (`admin`), or admins and provisioners (`provision`, for minting within bounds).
+ */
+export type Access = 'public' | 'read' | 'admin' | 'provision';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -24,6 +27,8 @@ export interface ManagementContext {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly proxyBaseUrl: string;
+  /** Where people reach this API from outside (share links point here). */
+  readonly publicApiUrl: string;
   readonly bodyLimit: number;
   readonly version: string;
 }

@@ -7,6 +7,7 @@ import type {
   Recipient,
   Workspace,
 } from '../../core/model.ts';
+import type { IssuedCredential } from '../../services/credentials.ts';
 
 /**
  * Public representations. Each lists its fields explicitly, so a field added
@@ -79,6 +80,20 @@ export function managementTokenView(t: ManagementToken, nowMs: number) {
     created_at: t.createdAt,
     revoked_at: t.revokedAt,
     last_used_at: t.lastUsedAt,
+    previous_valid_until: t.previousValidUntil,
+  };
+}
+
+/** Seed 003's API key shape: `key` appears only in the create response. */
+export function apiKeyView(t: ManagementToken) {
+  return {
+    id: t.id,
+    name: t.name,
+    key_prefix: t.tokenPrefix,
+    scopes: [...t.scopes],
+    created_at: t.createdAt,
+    expires_at: t.expiresAt,
+    last_used_at: t.lastUsedAt,
   };
 }
 
@@ -98,19 +113,28 @@ export function adminAuditView(e: AdminAuditEvent) {
   };
 }
 
-/** The one answer to issuing a credential (API 201 and `relay credentials add --json`): the token, once. */
+/**
+ * The one answer to issuing a credential (API 201 and `relay credentials add --json`):
+ * the token, once; or, when it travels by share link, the link instead of the token.
+ */
 export function issuedCredentialView(
-  issued: { readonly credential: Credential; readonly token: string },
+  issued: IssuedCredential,
   nowMs: number,
-  proxyBaseUrl: string,
+  urls: { readonly proxyBaseUrl: string; readonly publicApiUrl: string },
 ) {
   const { credential, token } = issued;
   return {
     ...credentialView(credential, nowMs),
     token,
+    ...(issued.shareSecret === undefined
+      ? {}
+      : {
+          share_url: `${urls.publicApiUrl.replace(/\/+$/, '')}/share/${issued.shareSecret}`,
+          share_expires_at: issued.shareExpiresAt,
+        }),
     agent_prompt: agentPrompt({
       credentialName: credential.name,
-      proxyBaseUrl,
+      proxyBaseUrl: urls.proxyBaseUrl,
       grants: credential.grants,
       expiresAt: credential.expiresAt,
     }),

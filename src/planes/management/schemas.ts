@@ -69,8 +69,13 @@ export const ConnectionCreate = Type.Object(
   {
     id: Type.Optional(Type.String({ pattern: CONNECTION_ID_PATTERN })),
     name: Name,
-    base_url: Type.String({ minLength: 1, maxLength: 2000 }),
-    auth: Type.Object({ type: literalUnion(AUTH_TYPES), secret: Secret, ...authFields }, strict),
+    base_url: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 2000, description: 'Required unless a preset gives it.' }),
+    ),
+    auth: Type.Object(
+      { type: Type.Optional(literalUnion(AUTH_TYPES)), secret: Secret, ...authFields },
+      { ...strict, description: 'type is required unless a preset gives it.' },
+    ),
     preset: Type.Optional(Type.String({ maxLength: 100 })),
     options: Type.Optional(ConnectionOptions),
   },
@@ -162,6 +167,9 @@ export const CredentialCreate = Type.Object(
     ip_allowlist: Type.Optional(Type.Array(Cidr, { maxItems: 100 })),
     rate_limit_profile: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     acknowledge_risks: Type.Optional(Type.Boolean()),
+    share_link: Type.Optional(
+      Type.Object({ ttl_seconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 2_592_000 })) }, strict),
+    ),
   },
   strict,
 );
@@ -210,7 +218,13 @@ export const CredentialView = Type.Object(credentialFields, { $id: 'Credential' 
 export const IssuedCredentialView = Type.Object(
   {
     ...credentialFields,
-    token: Type.String({ description: 'The credential itself. Shown once, never again.' }),
+    token: Type.Union([Type.String(), Type.Null()], {
+      description: 'The credential itself. Shown once, never again; null when a share link was asked for.',
+    }),
+    share_url: Type.Optional(
+      Type.String({ description: 'One-time link that reveals the token to its holder.' }),
+    ),
+    share_expires_at: Type.Optional(DateTime),
     agent_prompt: Type.String(),
   },
   { $id: 'IssuedCredential' },
@@ -266,6 +280,9 @@ const managementTokenFields = {
   created_at: DateTime,
   revoked_at: NullableDateTime,
   last_used_at: NullableDateTime,
+  previous_valid_until: Type.Union([DateTime, Type.Null()], {
+    description: 'After a rotation: until when the previous secret is still accepted.',
+  }),
 };
 export const ManagementTokenView = Type.Object(managementTokenFields, { $id: 'ManagementToken' });
 export const IssuedManagementTokenView = Type.Object(
@@ -316,3 +333,63 @@ export const AdminAuditView = Type.Object(
 export function pageOf<T extends TSchema>(item: T) {
   return Type.Object({ data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) });
 }
+
+export const PresetView = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    base_url: Type.String(),
+    auth: Type.Object({
+      type: Type.String(),
+      header_name: Type.Optional(Type.String()),
+      username: Type.Optional(Type.String()),
+    }),
+    extra_headers: Type.Record(Type.String(), Type.String()),
+    read_only_scope: Type.Object({
+      allowed_methods: Type.Array(Type.String()),
+      allowed_paths: Type.Array(Type.String()),
+    }),
+    sensitive_paths: Type.Array(Type.String()),
+    money_moving_paths: Type.Array(Type.String()),
+    docs: Type.String(),
+  },
+  { $id: 'Preset' },
+);
+
+export const TokenRotate = Type.Object(
+  {
+    grace_period_seconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 2_592_000,
+        default: 3600,
+        description: 'How long the old secret keeps working (default 1 hour; 0 = stops at once).',
+      }),
+    ),
+  },
+  strict,
+);
+
+export const ApiKeyCreate = Type.Object(
+  {
+    name: Name,
+    expires_at: Type.Optional(DateTime),
+    scopes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 50 }), { maxItems: 50 })),
+  },
+  strict,
+);
+
+const apiKeyFields = {
+  id: Type.String(),
+  name: Type.String(),
+  key_prefix: Type.String(),
+  scopes: Type.Array(Type.String()),
+  created_at: DateTime,
+  expires_at: NullableDateTime,
+  last_used_at: NullableDateTime,
+};
+export const ApiKeyView = Type.Object(apiKeyFields, { $id: 'ApiKey' });
+export const IssuedApiKeyView = Type.Object(
+  { ...apiKeyFields, key: Type.String({ description: 'The full key. Returned only here, once.' }) },
+  { $id: 'IssuedApiKey' },
+);

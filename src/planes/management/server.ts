@@ -8,7 +8,9 @@ import { openApiDocument, type RouteRecord } from './openapi.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { credentialRoutes } from './routes/credentials.ts';
+import { presetRoutes } from './routes/presets.ts';
 import { recipientRoutes } from './routes/recipients.ts';
+import { shareLinkRoutes } from './routes/share-links.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { workspaceRoutes } from './routes/workspace.ts';
 import { fieldErrors, validatorCompiler } from './validation.ts';
@@ -59,6 +61,8 @@ export function buildManagementApi(ctx: ManagementContext): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true },
   });
   app.setValidatorCompiler(validatorCompiler);
+  // JSON only: a text/plain body must be 415, not parsed as a string and then fail validation.
+  app.removeContentTypeParser('text/plain');
   const routes: RouteRecord[] = [];
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -73,7 +77,8 @@ export function buildManagementApi(ctx: ManagementContext): FastifyInstance {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
   });
-  app.addHook('preHandler', authenticate(ctx));
+  // onRequest: authenticated before the body is read or validated.
+  app.addHook('onRequest', authenticate(ctx));
   app.addHook('onResponse', async (request, reply) => {
     ctx.logger.info(
       {
@@ -114,6 +119,8 @@ export function buildManagementApi(ctx: ManagementContext): FastifyInstance {
   tokenRoutes(app, ctx);
   workspaceRoutes(app, ctx);
   auditRoutes(app, ctx);
+  presetRoutes(app);
+  shareLinkRoutes(app, ctx);
 
   let document: Record<string, unknown> | undefined;
   app.get(

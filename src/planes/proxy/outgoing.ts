@@ -73,6 +73,8 @@ export function buildOutgoing(
   for (const [name, value] of Object.entries(headers)) {
     if (value !== undefined && !drop.has(name)) out[name] = value;
   }
+  for (const [name, value] of Object.entries(upstream.extraHeaders))
+    if (out[name] === undefined) out[name] = value;
   // Parameters to strip from the query: where the caller put its token, and where the real key goes.
   const stripParam =
     authType === 'query'

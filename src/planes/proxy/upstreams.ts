@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import type { Connection } from '../../core/model.ts';
+import { findPreset } from '../../core/presets.ts';
 import { addressesAllowed } from '../../core/upstream-url.ts';
 import type { Bus } from '../../ports/bus.ts';
 import type { Store } from '../../ports/store.ts';
@@ -20,6 +21,8 @@ export interface Upstream {
   /** Base URL path without trailing slash ('' for the root). */
   readonly basePath: string;
   readonly pool: Pool;
+  /** Headers the connection's preset requires, sent when the caller did not send them. */
+  readonly extraHeaders: Readonly<Record<string, string>>;
   /** The secret to inject; for OAuth, the current access token (fetched and refreshed as needed). */
   credential(): Promise<string> | string;
 }
@@ -67,6 +70,8 @@ export class Upstreams {
       origin,
       basePath: url.pathname.replace(/\/+$/, ''),
       pool: this.#pool(origin, url.hostname),
+      extraHeaders:
+        (connection.preset === null ? undefined : findPreset(connection.preset))?.extra_headers ?? {},
       credential:
         connection.authType === 'oauth2_client_credentials'
           ? oauthCredential(connection, secret, this.#options)

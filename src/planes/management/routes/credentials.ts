@@ -1,6 +1,6 @@
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IssueCredentialInput, IssuedCredential } from '../../../services/credentials.ts';
 import { actorOf, type ManagementContext, workspaceOf } from '../context.ts';
 import { credentialView, issuedCredentialView } from '../present.ts';
@@ -23,13 +23,17 @@ const CredentialListQuery = Type.Object(
 export function credentialRoutes(app: FastifyInstance, ctx: ManagementContext): void {
   const { credentials } = ctx.services;
 
-  const issued = (credential: IssuedCredential) =>
-    issuedCredentialView(credential, ctx.clock.now(), ctx.proxyBaseUrl);
+  const issued = (credential: IssuedCredential) => issuedCredentialView(credential, ctx.clock.now(), ctx);
+  /** A provisioner mints only within the bounds set on its token; admins are unbounded. */
+  const optionsFor = (request: FastifyRequest) =>
+    request.principal?.role === 'provisioner' && request.principal.bounds
+      ? { bounds: request.principal.bounds }
+      : {};
 
   app.post<{ Body: Static<typeof CredentialCreate> }>(
     '/api/v1/credentials',
     {
-      config: { access: 'admin' },
+      config: { access: 'provision' },
       schema: {
         tags,
         summary: 'Issue a scoped credential (token shown once)',
@@ -38,13 +42,15 @@ export function credentialRoutes(app: FastifyInstance, ctx: ManagementContext): 
       },
     },
     async (request, reply) =>
-      reply.code(201).send(issued(await credentials.issue(actorOf(request), request.body))),
+      reply
+        .code(201)
+        .send(issued(await credentials.issue(actorOf(request), request.body, optionsFor(request)))),
   );
 
   app.post<{ Body: Static<typeof DelegatedCredentialCreate> }>(
     '/api/v1/delegated-credentials',
     {
-      config: { access: 'admin' },
+      config: { access: 'provision' },
       schema: {
         tags,
         summary: 'Issue a single-connection credential (seed 004 shape)',
@@ -67,7 +73,9 @@ export function credentialRoutes(app: FastifyInstance, ctx: ManagementContext): 
         ttl_seconds: body.ttl_seconds,
         ...(body.acknowledge_risks === undefined ? {} : { acknowledge_risks: body.acknowledge_risks }),
       };
-      return reply.code(201).send(issued(await credentials.issue(actorOf(request), input)));
+      return reply
+        .code(201)
+        .send(issued(await credentials.issue(actorOf(request), input, optionsFor(request))));
     },
   );
 
@@ -112,15 +120,21 @@ export function credentialRoutes(app: FastifyInstance, ctx: ManagementContext): 
   app.post<{ Params: Static<typeof IdParams> }>(
     '/api/v1/credentials/:id/revoke',
     {
-      config: { access: 'admin' },
+      config: { access: 'provision' },
       schema: {
         tags,
-        summary: 'Revoke a credential at once',
+        summary: 'Revoke a credential at once (a provisioner: only those it minted)',
         params: IdParams,
         response: { 200: CredentialView },
       },
     },
-    async (request) =>
-      credentialView(await credentials.revoke(actorOf(request), request.params.id), ctx.clock.now()),
+    async (request) => {
+      const principal = request.principal;
+      const options = principal?.role === 'provisioner' ? { onlyCreatedBy: principal.id } : {};
+      return credentialView(
+        await credentials.revoke(actorOf(request), request.params.id, options),
+        ctx.clock.now(),
+      );
+    },
   );
 }
