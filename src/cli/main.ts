@@ -1,6 +1,8 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { VERSION } from '../version.ts';
 import { type CliIo, type CommandSpec, Flags, type GroupSpec } from './command.ts';
+import { adminAuditGroup } from './commands/admin-audit.ts';
+import { apiKeysGroup } from './commands/api-keys.ts';
 import { configGroup } from './commands/config.ts';
 import { connectionsGroup } from './commands/connections.ts';
 import { credentialsGroup } from './commands/credentials.ts';
@@ -8,6 +10,7 @@ import { doctorGroup } from './commands/doctor.ts';
 import { initGroup } from './commands/init.ts';
 import { keysGroup } from './commands/keys.ts';
 import { migrateGroup } from './commands/migrate.ts';
+import { presetsGroup } from './commands/presets.ts';
 import { recipientsGroup } from './commands/recipients.ts';
 import { startGroup } from './commands/start.ts';
 import { tokensGroup } from './commands/tokens.ts';
@@ -28,6 +31,9 @@ export const GROUPS: readonly GroupSpec[] = [
   recipientsGroup,
   credentialsGroup,
   tokensGroup,
+  apiKeysGroup,
+  presetsGroup,
+  adminAuditGroup,
   keysGroup,
   migrateGroup,
   configGroup,

@@ -48,6 +48,17 @@ function overlapsAny(pattern: string, candidates: readonly string[]): string | u
   return candidates.find((c) => globsOverlap(pattern, c));
 }
 
+/**
+ * The generic lists name words, not real endpoints: a `*` that could happen to
+ * match a segment called `keys` is no finding. Only a literal segment, or a `**`
+ * that reaches anything below, counts.
+ */
+function reachesGeneric(pattern: string, candidates: readonly string[]): string | undefined {
+  if (pattern.split('/').includes('**')) return overlapsAny(pattern, candidates);
+  const literal = new Set(pattern.split('/').filter((s) => s !== '' && s !== '*'));
+  return candidates.find((c) => c.split('/').some((s) => s !== '**' && literal.has(s)));
+}
+
 function grantFindings(grant: Grant, preset: Preset | undefined): ReviewFinding[] {
   const out: ReviewFinding[] = [];
   const where = grant.connection_id;
@@ -60,7 +71,8 @@ function grantFindings(grant: Grant, preset: Preset | undefined): ReviewFinding[
         message: `${where}: "${pattern}" reaches every path of the API${writes.length > 0 ? ` with ${writes.join(', ')}` : ''}; list the paths actually needed.`,
       });
     }
-    const keyPath = overlapsAny(pattern, [...KEY_MANAGEMENT, ...(preset?.sensitive_paths ?? [])]);
+    const keyPath =
+      overlapsAny(pattern, preset?.sensitive_paths ?? []) ?? reachesGeneric(pattern, KEY_MANAGEMENT);
     if (keyPath !== undefined && writes.length > 0) {
       out.push({
         severity: 'high',
@@ -74,7 +86,7 @@ function grantFindings(grant: Grant, preset: Preset | undefined): ReviewFinding[
         message: `${where}: "${pattern}" can read "${keyPath}", which may expose keys or account settings.`,
       });
     }
-    const adminPath = overlapsAny(pattern, ADMINISTRATIVE);
+    const adminPath = reachesGeneric(pattern, ADMINISTRATIVE);
     if (adminPath !== undefined && writes.length > 0 && keyPath === undefined) {
       out.push({
         severity: 'high',

@@ -125,27 +125,39 @@ const add: CommandSpec = {
   options: {
     id: { type: 'string', value: 'ID', help: 'Readable id such as conn_openai (default: generated).' },
     name: { type: 'string', value: 'NAME', help: 'Display name (required).' },
-    'base-url': { type: 'string', value: 'URL', help: 'Upstream base URL, https (required).' },
+    'base-url': {
+      type: 'string',
+      value: 'URL',
+      help: 'Upstream base URL, https (required unless --preset).',
+    },
+    preset: {
+      type: 'string',
+      value: 'PRESET',
+      help: 'Vendor preset (relay presets list) filling base URL and auth style.',
+    },
     ...AUTH_OPTIONS,
     ...CONNECTION_OPTIONS,
     ...SECRET_OPTIONS,
     ...OPERATOR_OPTIONS,
   },
-  notes: `--auth-type is required.\n${SECRET_NOTE}`,
+  notes: `--base-url and --auth-type are required unless --preset gives them.\n${SECRET_NOTE}`,
   async run(ctx) {
     const { flags } = ctx;
     const secret = (await readSecret(ctx.io, flags, true)) as string;
     const name = flags.required('name');
-    const baseUrl = flags.required('base-url');
+    const preset = flags.string('preset');
+    const baseUrl = preset === undefined ? flags.required('base-url') : flags.string('base-url');
     const type = flags.oneOf('auth-type', AUTH_TYPES);
-    if (type === undefined) throw new UsageError('--auth-type is required');
+    if (type === undefined && preset === undefined)
+      throw new UsageError('--auth-type is required (or --preset)');
     const options = connectionOptions(flags);
     const id = flags.string('id');
     const input: CreateConnectionInput = {
       ...(id === undefined ? {} : { id }),
       name,
-      base_url: baseUrl,
-      auth: { type, secret, ...authFields(flags) },
+      ...(baseUrl === undefined ? {} : { base_url: baseUrl }),
+      ...(preset === undefined ? {} : { preset }),
+      auth: { ...(type === undefined ? {} : { type }), secret, ...authFields(flags) },
       ...(options === undefined ? {} : { options }),
     };
     return withOperator(ctx, async ({ relay, actor }) => {

@@ -1,4 +1,5 @@
 import { publicUrls } from '../../config.ts';
+import { agentPrompt } from '../../core/agent-prompt.ts';
 import { IP_MODES } from '../../core/model.ts';
 import { credentialView, issuedCredentialView } from '../../planes/management/present.ts';
 import type { IssueCredentialInput } from '../../services/credentials.ts';
@@ -21,8 +22,13 @@ function printIssued(out: Output, view: ReturnType<typeof issuedCredentialView>)
   }
   for (const f of view.review.findings) out.line(`Review:  [${f.severity}] ${f.message}`);
   out.line();
-  out.line('Token (shown this once; Relay keeps only its hash):');
-  out.line(`  ${view.token}`);
+  if (view.token === null) {
+    out.line(`Share link (opens once, until ${view.share_expires_at}); the token is not shown here:`);
+    out.line(`  ${view.share_url}`);
+  } else {
+    out.line('Token (shown this once; Relay keeps only its hash):');
+    out.line(`  ${view.token}`);
+  }
   out.line();
   out.line('Agent prompt (it names the RELAY_TOKEN environment variable, never the token):');
   out.line('-'.repeat(72));
@@ -120,6 +126,11 @@ const add: CommandSpec = {
     },
     'rate-limit-profile': { type: 'string', value: 'NAME', help: 'Rate-limit profile.' },
     'acknowledge-risks': { type: 'boolean', help: 'Issue even when the safety review finds high risks.' },
+    'share-link': {
+      type: 'boolean',
+      help: 'Hand the token over through a one-time link (printed instead of the token).',
+    },
+    'share-ttl': { type: 'string', value: 'SECONDS', help: 'Share link lifetime (default 7 days).' },
     ...OPERATOR_OPTIONS,
   },
   notes: [
@@ -149,6 +160,9 @@ const add: CommandSpec = {
       ...(flags.bool('acknowledge-risks') === undefined
         ? {}
         : { acknowledge_risks: flags.bool('acknowledge-risks') }),
+      ...(flags.bool('share-link') === true || flags.string('share-ttl') !== undefined
+        ? { share_link: shareLinkOption(flags.string('share-ttl')) }
+        : {}),
     };
     return withOperator(ctx, async ({ relay, actor, config }) => {
       const issued = await relay.services.credentials.issue(actor, input);
@@ -158,6 +172,34 @@ const add: CommandSpec = {
       return 0;
     });
   },
+};
+
+function shareLinkOption(ttl: string | undefined): { ttl_seconds?: number } {
+  if (ttl === undefined) return {};
+  const n = Number(ttl);
+  if (!/^\d+$/.test(ttl) || n < 60)
+    throw new UsageError('--share-ttl must be a whole number of seconds, at least 60');
+  return { ttl_seconds: n };
+}
+
+const prompt: CommandSpec = {
+  name: 'prompt',
+  summary: 'Print the agent prompt of an existing credential (never the token)',
+  args: ['ID'],
+  options: OPERATOR_OPTIONS,
+  run: (ctx) =>
+    withOperator(ctx, async ({ relay, workspaceId, config }) => {
+      const credential = await relay.services.credentials.get(workspaceId, ctx.args[0] as string);
+      const text = agentPrompt({
+        credentialName: credential.name,
+        proxyBaseUrl: publicUrls(config).proxyBaseUrl,
+        grants: credential.grants,
+        expiresAt: credential.expiresAt,
+      });
+      if (ctx.flags.bool('json')) ctx.out.json({ id: credential.id, agent_prompt: text });
+      else ctx.out.line(text);
+      return 0;
+    }),
 };
 
 const revoke: CommandSpec = {
@@ -178,5 +220,5 @@ const revoke: CommandSpec = {
 export const credentialsGroup: GroupSpec = {
   name: 'credentials',
   summary: 'Scoped, expiring rk_proxy_ tokens for recipients',
-  commands: [list, get, add, revoke],
+  commands: [list, get, add, prompt, revoke],
 };

@@ -112,8 +112,41 @@ const revoke: CommandSpec = {
     }),
 };
 
+const rotate: CommandSpec = {
+  name: 'rotate',
+  summary: 'Issue a new secret for a token; the old one keeps working for the grace period',
+  args: ['ID'],
+  options: {
+    grace: {
+      type: 'string',
+      value: 'SECONDS',
+      help: 'How long the old secret keeps working (default 3600; 0 = stops now).',
+    },
+    ...OPERATOR_OPTIONS,
+  },
+  run: (ctx) => {
+    const graceText = ctx.flags.string('grace') ?? '3600';
+    if (!/^\d+$/.test(graceText)) throw new UsageError('--grace must be a whole number of seconds');
+    return withOperator(ctx, async ({ relay, actor }) => {
+      const { record, token } = await relay.services.tokens.rotate(
+        actor,
+        ctx.args[0] as string,
+        Number(graceText),
+      );
+      const view = { ...managementTokenView(record, relay.clock.now()), token };
+      if (ctx.flags.bool('json')) ctx.out.json(view);
+      else {
+        ctx.out.line(`Rotated token ${view.id}; the old secret works until ${view.previous_valid_until}.`);
+        ctx.out.line('New token (shown this once):');
+        ctx.out.line(`  ${token}`);
+      }
+      return 0;
+    });
+  },
+};
+
 export const tokensGroup: GroupSpec = {
   name: 'tokens',
   summary: 'Management API tokens (admin, viewer, provisioner)',
-  commands: [list, add, revoke],
+  commands: [list, add, rotate, revoke],
 };

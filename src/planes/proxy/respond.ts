@@ -15,7 +15,12 @@ export function writeDecision(
   extraHeaders: Record<string, string> = {},
 ): number {
   const doc = problemDocument(detail === undefined ? { code } : { code, detail }, requestId);
-  const body = JSON.stringify(doc);
+  // `error` is an RFC 9457 extension member: vendor SDKs (stripe-node) only raise when the
+  // body has one, and would otherwise take a refusal for success.
+  const body = JSON.stringify({
+    ...doc,
+    error: { type: 'relay_error', code: doc.code, message: doc.detail },
+  });
   if (res.headersSent) {
     res.destroy();
     return doc.status;

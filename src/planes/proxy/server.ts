@@ -50,8 +50,13 @@ export function buildProxy(relay: Relay): ProxyPlane {
         await new Promise<void>((resolve) => {
           const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
           force.unref();
+          // A keep-alive connection busy at shutdown turns idle once its response is sent:
+          // keep closing idle ones so the server ends as soon as the last response is out.
+          const sweep = setInterval(() => server.closeIdleConnections(), 50);
+          sweep.unref();
           server.close(() => {
             clearTimeout(force);
+            clearInterval(sweep);
             resolve();
           });
           server.closeIdleConnections();
