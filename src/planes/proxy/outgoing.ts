@@ -34,16 +34,33 @@ export function locationAccepted(found: LocatedToken, upstream: Upstream): boole
   return authType === 'header' && loc.name === authConfig.header_name;
 }
 
-/** The query as received, minus every parameter named `drop` (compared decoded); other pieces keep their bytes. */
-function queryWithout(target: CanonicalTarget, drop: string | undefined): string {
-  if (drop === undefined || target.rawQuery === '') return target.rawQuery;
-  // The target was canonicalized, so every piece decodes; each is judged on its own name.
+/**
+ * The query as received, minus every parameter named `drop` and every parameter
+ * whose name or value carries the caller's token (compared decoded); the other
+ * pieces keep their exact bytes.
+ */
+function queryWithout(target: CanonicalTarget, drop: string | undefined, token: string): string {
+  if (target.rawQuery === '') return '';
+  // The target was canonicalized, so every piece decodes.
+  const decode = (text: string) => decodeURIComponent(text.replace(/\+/g, ' '));
   const kept = target.rawQuery.split('&').filter((piece) => {
     const eq = piece.indexOf('=');
-    const name = eq === -1 ? piece : piece.slice(0, eq);
-    return decodeURIComponent(name.replace(/\+/g, ' ')) !== drop;
+    const name = decode(eq === -1 ? piece : piece.slice(0, eq));
+    const value = eq === -1 ? '' : decode(piece.slice(eq + 1));
+    return name !== drop && !name.includes(token) && !value.includes(token);
   });
   return kept.join('&');
+}
+
+/** True when a header value (or one of its values) carries the token in any form we can see. */
+function carriesToken(value: string | string[], token: string): boolean {
+  for (const v of Array.isArray(value) ? value : [value]) {
+    if (v.includes(token)) return true;
+    // Basic credentials hide it in base64.
+    const basic = /^basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(v);
+    if (basic?.[1] && Buffer.from(basic[1], 'base64').toString('utf8').includes(token)) return true;
+  }
+  return false;
 }
 
 /**
@@ -70,8 +87,9 @@ export function buildOutgoing(
   if (found.location.kind !== 'query') drop.add(found.location.name);
   if (authConfig.header_name) drop.add(authConfig.header_name);
   const out: Record<string, string | string[]> = {};
+  // The caller's token never travels upstream: not in the header it came in, nor repeated in any other.
   for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !drop.has(name)) out[name] = value;
+    if (value !== undefined && !drop.has(name) && !carriesToken(value, found.token)) out[name] = value;
   }
   for (const [name, value] of Object.entries(upstream.extraHeaders))
     if (out[name] === undefined) out[name] = value;
@@ -82,7 +100,7 @@ export function buildOutgoing(
       : found.location.kind === 'query'
         ? found.location.name
         : undefined;
-  let query = queryWithout(target, stripParam);
+  let query = queryWithout(target, stripParam, found.token);
   switch (authType) {
     case 'bearer':
     case 'oauth2_client_credentials':

@@ -13,8 +13,10 @@ import { evaluateScope } from '../../core/scope.ts';
 import type { AuditSink } from '../../ports/audit-sink.ts';
 import { newRequestId } from '../request-id.ts';
 import type { AuthCache, AuthEntry } from './auth-cache.ts';
+import { connectionListed, HOP_BY_HOP } from './hop-by-hop.ts';
 import { locateCredential } from './locate-credential.ts';
 import { buildOutgoing, type ForwardedMode, locationAccepted } from './outgoing.ts';
+import { type ProxyPolicy, runPolicies } from './policy.ts';
 import { writeDecision } from './respond.ts';
 import type { Upstream, Upstreams } from './upstreams.ts';
 
@@ -25,6 +27,8 @@ export interface PipelineDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly forwarded: ForwardedMode;
+  /** Access policies run after authentication, before scope (see policy.ts). */
+  readonly policies: readonly ProxyPolicy[];
   /** Above this many unwritten audit records, requests are refused: Relay never proxies unaudited. */
   readonly maxAuditBacklog: number;
 }
@@ -47,6 +51,18 @@ interface Trace {
   bytesOut: number;
 }
 
+/** Upstream response headers minus hop-by-hop fields and those its `Connection` names (RFC 9110 §7.6.1). */
+function responseHeaders(
+  raw: Record<string, string | string[] | undefined>,
+): Record<string, string | string[]> {
+  const drop = connectionListed(raw.connection);
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !drop.has(name)) out[name] = value;
+  }
+  return out;
+}
+
 function clientIp(req: IncomingMessage): string {
   const raw = req.socket.remoteAddress ?? '';
   return raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw;
@@ -57,15 +73,6 @@ function rawPathOf(url: string | undefined): string {
   const target = url ?? '';
   const q = target.indexOf('?');
   return (q === -1 ? target : target.slice(0, q)).slice(0, 2048);
-}
-
-function ipAllowed(ip: string, allowlist: readonly string[]): boolean {
-  const addr = parseIp(ip);
-  if (addr === undefined) return false;
-  return allowlist.some((entry) => {
-    const cidr = parseCidr(entry);
-    return cidr !== undefined && cidrContains(cidr, addr);
-  });
 }
 
 const UPSTREAM_TIMEOUTS = new Set([
@@ -124,8 +131,9 @@ export function createPipeline(deps: PipelineDeps) {
     trace: Trace,
     code: ErrorCode,
     detail?: string,
+    headers?: Readonly<Record<string, string>>,
   ) => {
-    const status = writeDecision(res, code, detail, trace.requestId);
+    const status = writeDecision(res, code, detail, trace.requestId, headers);
     finish(trace, 'blocked', status, code, req.headers['user-agent']);
   };
 
@@ -201,20 +209,7 @@ export function createPipeline(deps: PipelineDeps) {
       return finish(trace, 'allowed', status, failure.code, ua);
     }
     trace.upstreamMs = performance.now() - upstreamStart;
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(response.headers)) {
-      if (
-        value !== undefined &&
-        name !== 'connection' &&
-        name !== 'keep-alive' &&
-        name !== 'transfer-encoding' &&
-        name !== 'proxy-authenticate' &&
-        name !== 'trailer' &&
-        name !== 'upgrade'
-      ) {
-        headers[name] = value;
-      }
-    }
+    const headers = responseHeaders(response.headers);
     res.writeHead(response.statusCode, headers);
     res.flushHeaders();
     response.body.on('data', (chunk: Buffer) => {
@@ -293,16 +288,6 @@ export function createPipeline(deps: PipelineDeps) {
     if (credential.expiresAt !== null && Date.parse(credential.expiresAt) <= clock.now()) {
       return refuse(req, res, trace, 'token_expired', 'API key expired');
     }
-    if (credential.ipMode === 'allowlist' && !ipAllowed(trace.ip, credential.ipAllowlist)) {
-      return refuse(
-        req,
-        res,
-        trace,
-        'ip_not_allowed',
-        `requests from ${trace.ip} are not allowed for this credential`,
-      );
-    }
-
     // Unknown connection: 404, told only to a valid credential.
     const upstream =
       upstreams.peek(credential.workspaceId, target.connectionId) ??
@@ -314,6 +299,19 @@ export function createPipeline(deps: PipelineDeps) {
     if (!locationAccepted(located.found, upstream)) {
       return refuse(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
     }
+
+    // 3b. Access policies, in order (lockdown, network, confirmation, geo, certificates, rate).
+    const policyResult = runPolicies(deps.policies, {
+      req,
+      requestId: trace.requestId,
+      clientIp: trace.ip,
+      entry,
+      upstream,
+      target,
+      now: clock.now(),
+    });
+    const refusal = policyResult instanceof Promise ? await policyResult : policyResult;
+    if (refusal) return refuse(req, res, trace, refusal.code, refusal.detail, refusal.headers);
 
     // 4. Scope, default deny: the upstream is never contacted on refusal.
     const scope = evaluateScope({

@@ -12,7 +12,7 @@ export function writeDecision(
   code: ErrorCode,
   detail: string | undefined,
   requestId: string,
-  extraHeaders: Record<string, string> = {},
+  extraHeaders: Readonly<Record<string, string>> = {},
 ): number {
   const doc = problemDocument(detail === undefined ? { code } : { code, detail }, requestId);
   // `error` is an RFC 9457 extension member: vendor SDKs (stripe-node) only raise when the

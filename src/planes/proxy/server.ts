@@ -4,6 +4,7 @@ import type { AuditSink } from '../../ports/audit-sink.ts';
 import { BatchingAuditWriter } from '../../services/audit-writer.ts';
 import { AuthCache } from './auth-cache.ts';
 import { createPipeline } from './pipeline.ts';
+import { credentialIpAllowlist } from './policies/ip-allowlist.ts';
 import { Upstreams } from './upstreams.ts';
 
 export interface ProxyPlane {
@@ -35,6 +36,7 @@ export function buildProxy(relay: Relay): ProxyPlane {
     clock,
     logger,
     forwarded: config.forwardedHeaders,
+    policies: [credentialIpAllowlist],
     maxAuditBacklog: config.auditMaxBacklog,
   });
   const server = createServer(

@@ -38,6 +38,7 @@ export class Upstreams {
   readonly #options: UpstreamOptions;
   readonly #entries = new Map<string, Upstream>();
   readonly #pools = new Map<string, Pool>();
+  readonly #loading = new Map<string, Promise<Upstream | undefined>>();
   readonly #unsubscribe: () => void;
   #generation = 0;
 
@@ -58,7 +59,21 @@ export class Upstreams {
     return this.#entries.get(`${workspaceId}/${id}`);
   }
 
-  async load(workspaceId: string, id: string): Promise<Upstream | undefined> {
+  /**
+   * Concurrent first requests share one load: one decryption and, for OAuth
+   * connections, one token source (so one token fetch).
+   */
+  load(workspaceId: string, id: string): Promise<Upstream | undefined> {
+    const key = `${workspaceId}/${id}`;
+    let pending = this.#loading.get(key);
+    if (!pending) {
+      pending = this.#load(workspaceId, id).finally(() => this.#loading.delete(key));
+      this.#loading.set(key, pending);
+    }
+    return pending;
+  }
+
+  async #load(workspaceId: string, id: string): Promise<Upstream | undefined> {
     const generation = this.#generation;
     const connection = await this.#store.connections.get(workspaceId, id);
     if (!connection) return undefined;
