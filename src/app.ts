@@ -17,6 +17,7 @@ import type { Bus } from './ports/bus.ts';
 import type { Resolver } from './ports/resolver.ts';
 import { type BootstrapResult, bootstrapIfEmpty, verifyMasterKey } from './services/bootstrap.ts';
 import { buildServices, type Services } from './services/index.ts';
+import { SecurityEventService } from './services/security-events.ts';
 
 /**
  * The composition root: every component is built here, from the config, and
@@ -31,6 +32,7 @@ export interface Relay {
   readonly vault: Vault;
   readonly bus: Bus;
   readonly services: Services;
+  readonly securityEvents: SecurityEventService;
   close(): Promise<void>;
 }
 
@@ -103,6 +105,7 @@ export async function openRelay(
       vault,
       bus,
       services,
+      securityEvents: new SecurityEventService(store, clock, logger),
       async close() {
         await bus.close();
         await store.close();

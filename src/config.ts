@@ -151,6 +151,99 @@ export const SETTINGS = [
     doc: 'Log level of the JSON log (stdout).',
   },
   {
+    env: 'RELAY_REDIS_URL',
+    type: 'string',
+    default: '',
+    doc: 'Redis for shared state (cluster mode): rate limits, brute-force counters. Empty: in-process state (single node).',
+    secret: true,
+  },
+  {
+    env: 'RELAY_TRUSTED_PROXIES',
+    type: 'list',
+    default: '',
+    doc: 'Comma-separated CIDRs of reverse proxies in front of Relay. Only from these is X-Forwarded-For walked (from the right) and X-Client-Cert-Fingerprint believed; otherwise the socket address is the client.',
+  },
+  {
+    env: 'RELAY_SMTP_URL',
+    type: 'string',
+    default: '',
+    doc: 'SMTP server for mail (new-IP confirmations, alerts), e.g. `smtp://user:pass@mail.example:587` or `smtps://…`. Empty: mail goes to the outbox (`relay outbox`, `GET /api/v1/outbox`) and the log.',
+    secret: true,
+  },
+  {
+    env: 'RELAY_SMTP_FROM',
+    type: 'string',
+    default: 'Relay <relay@localhost>',
+    doc: "Sender address of Relay's mail.",
+  },
+  {
+    env: 'RELAY_IP_CONFIRMATION_TTL_HOURS',
+    type: 'integer',
+    default: '24',
+    doc: 'How long a new-IP confirmation link stays valid.',
+  },
+  {
+    env: 'RELAY_IPV6_GROUP_PREFIX',
+    type: 'integer',
+    default: '64',
+    doc: 'IPv6 addresses are trusted by this prefix length (a /64 is one network), so privacy addresses do not each need confirming.',
+  },
+  {
+    env: 'RELAY_SHARED_EGRESS_RANGES',
+    type: 'list',
+    default: '',
+    doc: 'Comma-separated CIDRs that count as one network for new-IP confirmation (e.g. a corporate NAT pool or VPN egress range).',
+  },
+  {
+    env: 'RELAY_GEOIP_DB',
+    type: 'string',
+    default: '',
+    doc: 'Country database (.mmdb, MaxMind format) for geo rules. Empty: the DB-IP Lite country database shipped with Relay (CC BY 4.0, db-ip.com). Point it at e.g. GeoLite2-Country.mmdb.',
+  },
+  {
+    env: 'RELAY_GEOIP_UNKNOWN',
+    type: 'enum',
+    default: 'deny',
+    values: ['deny', 'allow'],
+    doc: 'When a geo rule applies and the client address has no known country (private addresses, gaps in the database): deny (safe default) or allow.',
+  },
+  {
+    env: 'RELAY_TLS_CERT_FILE',
+    type: 'string',
+    default: '',
+    doc: 'PEM certificate chain: when set with RELAY_TLS_KEY_FILE, the proxy listener speaks HTTPS itself.',
+  },
+  {
+    env: 'RELAY_TLS_KEY_FILE',
+    type: 'string',
+    default: '',
+    doc: 'PEM private key for RELAY_TLS_CERT_FILE.',
+  },
+  {
+    env: 'RELAY_TLS_CLIENT_CA_FILE',
+    type: 'string',
+    default: '',
+    doc: 'PEM CA bundle: when set, the proxy asks clients for a certificate signed by it (mTLS); credentials with mtls_required then need one whose SHA-256 fingerprint they list.',
+  },
+  {
+    env: 'RELAY_BRUTE_FORCE_MAX_FAILURES',
+    type: 'integer',
+    default: '20',
+    doc: 'Authentication failures from one IP within RELAY_BRUTE_FORCE_WINDOW_SECONDS that raise a security event and block that IP.',
+  },
+  {
+    env: 'RELAY_BRUTE_FORCE_WINDOW_SECONDS',
+    type: 'integer',
+    default: '60',
+    doc: 'Window over which authentication failures per IP are counted.',
+  },
+  {
+    env: 'RELAY_BRUTE_FORCE_BLOCK_SECONDS',
+    type: 'integer',
+    default: '300',
+    doc: 'How long an IP that crossed the failure threshold is refused (429) before any credential check.',
+  },
+  {
     env: 'RELAY_REQUIRE_POSTGRES',
     type: 'boolean',
     default: 'false',
@@ -183,6 +276,30 @@ export interface RelayConfig {
   readonly auditBatchSize: number;
   readonly auditMaxBacklog: number;
   readonly logLevel: string;
+  readonly redisUrl: string;
+  readonly trustedProxies: readonly string[];
+  readonly smtpUrl: string;
+  readonly smtpFrom: string;
+  readonly ipConfirmationTtlHours: number;
+  readonly ipv6GroupPrefix: number;
+  readonly sharedEgressRanges: readonly string[];
+  readonly geoipDb: string;
+  readonly geoipUnknown: 'deny' | 'allow';
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
+  readonly tlsClientCaFile: string;
+  readonly bruteForceMaxFailures: number;
+  readonly bruteForceWindowSeconds: number;
+  readonly bruteForceBlockSeconds: number;
+}
+
+function listOf(text: string): readonly string[] {
+  return Object.freeze(
+    text
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  );
 }
 
 export class ConfigError extends Error {
@@ -240,6 +357,8 @@ function coerce(setting: Setting, raw: string): string | number | boolean {
         throw new ConfigError(`${setting.env} must be a non-negative integer, got "${raw}"`);
       return n;
     }
+    case 'list':
+      return raw;
     case 'enum':
       if (!setting.values?.includes(raw)) {
         throw new ConfigError(`${setting.env} must be one of ${setting.values?.join(', ')}, got "${raw}"`);
@@ -285,6 +404,21 @@ export function loadConfig(env: Env = process.env): RelayConfig {
     auditBatchSize: Math.max(1, value('RELAY_AUDIT_BATCH_SIZE') as number),
     auditMaxBacklog: value('RELAY_AUDIT_MAX_BACKLOG') as number,
     logLevel: String(value('RELAY_LOG_LEVEL')),
+    redisUrl: String(value('RELAY_REDIS_URL')),
+    trustedProxies: listOf(String(value('RELAY_TRUSTED_PROXIES'))),
+    smtpUrl: String(value('RELAY_SMTP_URL')),
+    smtpFrom: String(value('RELAY_SMTP_FROM')),
+    ipConfirmationTtlHours: value('RELAY_IP_CONFIRMATION_TTL_HOURS') as number,
+    ipv6GroupPrefix: value('RELAY_IPV6_GROUP_PREFIX') as number,
+    sharedEgressRanges: listOf(String(value('RELAY_SHARED_EGRESS_RANGES'))),
+    geoipDb: String(value('RELAY_GEOIP_DB')),
+    geoipUnknown: value('RELAY_GEOIP_UNKNOWN') as 'deny' | 'allow',
+    tlsCertFile: String(value('RELAY_TLS_CERT_FILE')),
+    tlsKeyFile: String(value('RELAY_TLS_KEY_FILE')),
+    tlsClientCaFile: String(value('RELAY_TLS_CLIENT_CA_FILE')),
+    bruteForceMaxFailures: value('RELAY_BRUTE_FORCE_MAX_FAILURES') as number,
+    bruteForceWindowSeconds: value('RELAY_BRUTE_FORCE_WINDOW_SECONDS') as number,
+    bruteForceBlockSeconds: value('RELAY_BRUTE_FORCE_BLOCK_SECONDS') as number,
   });
 }
 

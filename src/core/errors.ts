@@ -37,6 +37,13 @@ export const ERRORS = Object.freeze({
   connection_not_granted: define('connection_not_granted', 403, 'Connection not granted to this credential'),
   query_param_denied: define('query_param_denied', 403, 'Query parameter denied by credential scope'),
   ip_not_allowed: define('ip_not_allowed', 403, 'Client IP not allowed'),
+  geo_not_allowed: define('geo_not_allowed', 403, 'Client country not allowed'),
+  client_certificate_required: define(
+    'client_certificate_required',
+    403,
+    'A registered client certificate is required',
+  ),
+  workspace_locked: define('workspace_locked', 403, 'Workspace is in lockdown'),
   outside_bounds: define('outside_bounds', 403, "Outside the provisioner token's bounds"),
   method_override_refused: define('method_override_refused', 403, 'Method-override headers are refused'),
   // 404 / 409
@@ -45,6 +52,17 @@ export const ERRORS = Object.freeze({
   conflict: define('conflict', 409, 'Conflicts with the current state'),
   recipient_revoked: define('recipient_revoked', 409, 'Recipient is revoked'),
   share_link_spent: define('share_link_spent', 410, 'Share link already used or expired'),
+  new_ip_confirmation_required: define(
+    'new_ip_confirmation_required',
+    423,
+    'New IP address awaiting confirmation',
+  ),
+  rate_limited: define('rate_limited', 429, 'Rate limit exceeded'),
+  too_many_auth_failures: define(
+    'too_many_auth_failures',
+    429,
+    'Too many authentication failures from this address',
+  ),
   // 413 / 415 / 422
   payload_too_large: define('payload_too_large', 413, 'Request body too large'),
   unsupported_media_type: define('unsupported_media_type', 415, 'Unsupported media type'),

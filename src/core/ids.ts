@@ -10,6 +10,9 @@ export const ID_PREFIX = Object.freeze({
   adminAudit: 'aud_',
   auditEvent: 'evt_',
   shareLink: 'shl_',
+  securityEvent: 'sev_',
+  ipConfirmation: 'ipc_',
+  outboxMessage: 'msg_',
 });
 
 export type IdKind = keyof typeof ID_PREFIX;

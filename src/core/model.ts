@@ -20,6 +20,7 @@ export interface ConnectionOptions {
   readonly log_query_strings: boolean;
   readonly secret_scanning: SecretScanningMode;
   readonly allow_insecure_upstream: boolean;
+  readonly geo?: GeoRules;
 }
 
 export interface Connection {
@@ -66,6 +67,21 @@ export interface ReviewFinding {
   readonly message: string;
 }
 
+/** Country rules: ISO 3166-1 alpha-2 codes, upper case. `allow` set: only those; `block`: all but those. */
+export interface GeoRules {
+  readonly allow?: readonly string[];
+  readonly block?: readonly string[];
+}
+
+/** Policies a credential carries beyond its scope (SPEC §4 step 3). */
+export interface CredentialPolicies {
+  readonly geo?: GeoRules;
+  /** SHA-256 fingerprints (hex, upper case, colon-free) of client certificates this credential accepts. */
+  readonly client_cert_fingerprints?: readonly string[];
+  /** When true, a request without one of the listed client certificates is refused. */
+  readonly mtls_required?: boolean;
+}
+
 export interface Credential {
   readonly workspaceId: string;
   readonly id: string;
@@ -83,6 +99,7 @@ export interface Credential {
   readonly createdAt: string;
   readonly revokedAt: string | null;
   readonly lastUsedAt: string | null;
+  readonly policies: CredentialPolicies;
 }
 
 export const MANAGEMENT_ROLES = ['admin', 'viewer', 'provisioner'] as const;
@@ -122,6 +139,20 @@ export interface ManagementToken {
   /** A rotated-out token's hash, still accepted until `previousValidUntil` (the grace period). */
   readonly previousTokenHash: string | null;
   readonly previousValidUntil: string | null;
+  readonly policies: TokenPolicies;
+}
+
+export interface TokenPolicies {
+  readonly client_cert_fingerprints?: readonly string[];
+  readonly mtls_required?: boolean;
+  /** Rate-limit profile for this token's management API calls; the workspace default otherwise. */
+  readonly rate_limit_profile?: string;
+}
+
+/** A custom token-bucket profile: `per_minute` refill, `burst` capacity. */
+export interface RateProfile {
+  readonly per_minute: number;
+  readonly burst: number;
 }
 
 export interface WorkspaceSettings {
@@ -129,6 +160,10 @@ export interface WorkspaceSettings {
   readonly audit_retention_days: number;
   readonly default_rate_limit_profile: string | null;
   readonly default_ip_mode: IpMode;
+  /** Every proxied call must come from these CIDRs (empty: no workspace-wide restriction). */
+  readonly ip_allowlist?: readonly string[];
+  readonly geo?: GeoRules;
+  readonly rate_limit_profiles?: Readonly<Record<string, RateProfile>>;
 }
 
 export interface Workspace {

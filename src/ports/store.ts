@@ -105,6 +105,100 @@ export interface ShareLinkRepo {
   claim(workspaceId: string, id: string, at: string): Promise<boolean>;
 }
 
+export interface TrustedIp {
+  readonly workspaceId: string;
+  readonly recipientId: string;
+  readonly ipGroup: string;
+  readonly firstIp: string;
+  readonly source: 'first_use' | 'confirmed';
+  readonly createdAt: string;
+}
+
+export interface TrustedIpRepo {
+  /** Inserts unless the group is already trusted; returns true when this call added it. */
+  add(entry: TrustedIp): Promise<boolean>;
+  has(workspaceId: string, recipientId: string, ipGroup: string): Promise<boolean>;
+  /** How many groups the recipient trusts (0: the next IP is trusted on first use). */
+  count(workspaceId: string, recipientId: string): Promise<number>;
+  list(workspaceId: string, recipientId: string): Promise<readonly TrustedIp[]>;
+  remove(workspaceId: string, recipientId: string, ipGroup: string): Promise<boolean>;
+}
+
+export interface IpConfirmation {
+  readonly workspaceId: string;
+  readonly id: string;
+  readonly secretHash: string;
+  readonly recipientId: string;
+  readonly credentialId: string;
+  readonly connectionId: string;
+  readonly ipGroup: string;
+  readonly ip: string;
+  readonly userAgent: string | null;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly confirmedAt: string | null;
+}
+
+export interface IpConfirmationRepo {
+  insert(entry: IpConfirmation): Promise<void>;
+  /** A confirmation for this recipient and network that is neither confirmed nor expired at `now`. */
+  findPending(
+    workspaceId: string,
+    recipientId: string,
+    ipGroup: string,
+    now: string,
+  ): Promise<IpConfirmation | undefined>;
+  findBySecretHash(secretHash: string): Promise<IpConfirmation | undefined>;
+  /** Marks it confirmed; false when it was already confirmed. */
+  markConfirmed(workspaceId: string, id: string, at: string): Promise<boolean>;
+}
+
+export interface OutboxMessage {
+  readonly id: string;
+  readonly workspaceId: string | null;
+  readonly to: string;
+  readonly subject: string;
+  readonly text: string;
+  readonly createdAt: string;
+  readonly sentAt: string | null;
+  readonly error: string | null;
+}
+
+export interface OutboxRepo {
+  insert(message: OutboxMessage): Promise<void>;
+  markSent(id: string, at: string, error: string | null): Promise<void>;
+  /** Newest first; `workspaceId` undefined lists every workspace's (operator view). */
+  list(options: { readonly workspaceId?: string; readonly limit: number }): Promise<readonly OutboxMessage[]>;
+}
+
+export interface SecurityEvent {
+  readonly workspaceId: string;
+  readonly id: string;
+  readonly at: string;
+  /** `brute_force`, `scope_violation_burst`, `new_ip_blocked`, `leaked_token`, `canary_used`, … */
+  readonly kind: string;
+  readonly severity: 'low' | 'medium' | 'high' | 'critical';
+  /** What it concerns: an IP, a credential id, a token id. */
+  readonly subject: string;
+  readonly detail: Readonly<Record<string, unknown>>;
+  readonly status: 'open' | 'resolved';
+  readonly resolvedAt: string | null;
+  readonly resolvedBy: string | null;
+}
+
+export interface SecurityEventRepo {
+  insert(event: SecurityEvent): Promise<void>;
+  get(workspaceId: string, id: string): Promise<SecurityEvent | undefined>;
+  /** Newest first. */
+  list(
+    workspaceId: string,
+    options: ListOptions & { readonly status?: SecurityEvent['status']; readonly kind?: string },
+  ): Promise<Page<SecurityEvent>>;
+  resolve(workspaceId: string, id: string, at: string, by: string): Promise<boolean>;
+  /** Unresolved events of a severity since `since` (auto-lockdown counts critical ones). */
+  countOpen(workspaceId: string, severity: SecurityEvent['severity'], since: string): Promise<number>;
+}
+
 export interface AdminAuditRepo {
   insert(event: AdminAuditEvent): Promise<void>;
   list(workspaceId: string, options: ListOptions): Promise<Page<AdminAuditEvent>>;
@@ -147,6 +241,10 @@ export interface Repositories {
   readonly adminAudit: AdminAuditRepo;
   readonly audit: AuditRepo;
   readonly shareLinks: ShareLinkRepo;
+  readonly trustedIps: TrustedIpRepo;
+  readonly ipConfirmations: IpConfirmationRepo;
+  readonly outbox: OutboxRepo;
+  readonly securityEvents: SecurityEventRepo;
   readonly sealedFields: SealedFieldRepo;
   readonly meta: MetaRepo;
 }

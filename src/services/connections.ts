@@ -6,8 +6,10 @@ import type {
   AuthType,
   Connection,
   ConnectionOptions,
+  GeoRules,
   SecretScanningMode,
 } from '../core/model.ts';
+import { checkGeoRules } from '../core/policies.ts';
 import { findPreset } from '../core/presets.ts';
 import { addressesAllowed, parseBaseUrl } from '../core/upstream-url.ts';
 import type { SealRef } from '../core/vault.ts';
@@ -30,6 +32,7 @@ export interface ConnectionOptionsInput {
   readonly log_query_strings?: boolean;
   readonly secret_scanning?: SecretScanningMode;
   readonly allow_insecure_upstream?: boolean;
+  readonly geo?: GeoRules;
 }
 
 export interface CreateConnectionInput {
@@ -113,6 +116,14 @@ export function authConfigFor(auth: Omit<ConnectionAuthInput, 'secret'>): AuthCo
   }
 }
 
+/** Merges option changes over a base, normalising geo rules (upper-case codes, allow xor block). */
+function optionsFrom(base: ConnectionOptions, change: ConnectionOptionsInput | undefined): ConnectionOptions {
+  const merged: ConnectionOptions = { ...base, ...change };
+  if (change?.geo === undefined) return merged;
+  const geo = unwrap(checkGeoRules(change.geo, 'options.geo'));
+  return { ...merged, ...(geo === undefined ? {} : { geo }) };
+}
+
 /** Fills what the caller left out from the named preset; what the caller gave wins. */
 export function withPreset(input: CreateConnectionInput): { base_url: string; auth: ConnectionAuthInput } {
   const preset = input.preset === undefined ? undefined : findPreset(input.preset);
@@ -168,7 +179,7 @@ export class ConnectionService {
         'id must look like conn_hubspot: conn_ then lowercase letters, digits, _ or -',
       );
     }
-    const options: ConnectionOptions = { ...DEFAULT_OPTIONS, ...input.options };
+    const options = optionsFrom(DEFAULT_OPTIONS, input.options);
     const { base_url, auth } = withPreset(input);
     const authConfig = authConfigFor(auth);
     const baseUrl = await this.#checkUpstream(base_url, options, authConfig.token_url);
@@ -217,7 +228,7 @@ export class ConnectionService {
   async update(actor: Actor, id: string, input: UpdateConnectionInput): Promise<Connection> {
     const { clock, store, vault, bus } = this.#deps;
     const current = await this.get(actor.workspaceId, id);
-    const options: ConnectionOptions = { ...current.options, ...input.options };
+    const options = optionsFrom(current.options, input.options);
     const authConfig = input.auth ? authConfigFor(input.auth) : current.authConfig;
     const baseUrl = await this.#checkUpstream(
       input.base_url ?? current.baseUrl,

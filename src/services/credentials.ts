@@ -1,9 +1,18 @@
 import { randomBase62 } from '../core/base62.ts';
-import { RelayError } from '../core/errors.ts';
+import { RelayError, unwrap } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import { parseCidr } from '../core/ip.ts';
-import type { Actor, Credential, Grant, IpMode, ProvisionerBounds, Recipient } from '../core/model.ts';
+import type {
+  Actor,
+  Credential,
+  GeoRules,
+  Grant,
+  IpMode,
+  ProvisionerBounds,
+  Recipient,
+} from '../core/model.ts';
 import { compileGlob, globCovers } from '../core/path-glob.ts';
+import { checkPolicies } from '../core/policies.ts';
 import { findPreset, type Preset } from '../core/presets.ts';
 import { hasHighFindings, reviewScope } from '../core/safety-review.ts';
 import { hashToken, issueToken } from '../core/tokens.ts';
@@ -30,6 +39,9 @@ export interface IssueCredentialInput {
   readonly acknowledge_risks?: boolean;
   /** Hand the token over through a one-time link instead of in this response. */
   readonly share_link?: { readonly ttl_seconds?: number };
+  readonly geo?: GeoRules;
+  readonly client_cert_fingerprints?: readonly string[];
+  readonly mtls_required?: boolean;
 }
 
 export interface IssuedCredential {
@@ -232,6 +244,7 @@ export class CredentialService {
     const expiresAt = expiryFrom(now, input);
     const ttlSeconds = expiresAt === null ? null : Math.round((Date.parse(expiresAt) - now) / 1000);
     const ipAllowlist = checkIpAllowlist(input.ip_allowlist ?? []);
+    const policies = unwrap(checkPolicies(input));
     if (input.ip_mode === 'allowlist' && ipAllowlist.length === 0) {
       throw new RelayError('validation_failed', 'ip_mode allowlist needs a non-empty ip_allowlist');
     }
@@ -288,6 +301,7 @@ export class CredentialService {
         createdAt: new Date(now).toISOString(),
         revokedAt: null,
         lastUsedAt: null,
+        policies,
       };
       await tx.credentials.insert(record);
       if (share) {

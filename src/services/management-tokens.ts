@@ -1,7 +1,8 @@
-import { RelayError } from '../core/errors.ts';
+import { RelayError, unwrap } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { Actor, ApiScope, ManagementRole, ManagementToken, ProvisionerBounds } from '../core/model.ts';
 import { compileGlob } from '../core/path-glob.ts';
+import { checkPolicies } from '../core/policies.ts';
 import { hashToken, issueToken, isWellFormedToken } from '../core/tokens.ts';
 import type { ListOptions, Page, Repositories } from '../ports/store.ts';
 import { recordAdminAction } from './admin-audit.ts';
@@ -17,6 +18,9 @@ export interface CreateManagementTokenInput {
   readonly bounds?: ProvisionerBounds;
   readonly kind?: ManagementToken['kind'];
   readonly scopes?: readonly string[];
+  readonly client_cert_fingerprints?: readonly string[];
+  readonly mtls_required?: boolean;
+  readonly rate_limit_profile?: string;
 }
 
 /** `last_used_at` is written at most this often per token, so reads do not turn into writes. */
@@ -128,6 +132,10 @@ export async function insertManagementToken(
     scopes: [...new Set(input.scopes ?? [])],
     previousTokenHash: null,
     previousValidUntil: null,
+    policies: {
+      ...unwrap(checkPolicies(input, 'token')),
+      ...(input.rate_limit_profile === undefined ? {} : { rate_limit_profile: input.rate_limit_profile }),
+    },
   };
   await tx.managementTokens.insert(record);
   return { record, token: issued.token };

@@ -1,6 +1,8 @@
-import { RelayError } from '../core/errors.ts';
+import { RelayError, unwrap } from '../core/errors.ts';
 import type { Actor, Workspace, WorkspaceSettings } from '../core/model.ts';
+import { checkGeoRules } from '../core/policies.ts';
 import { recordAdminAction } from './admin-audit.ts';
+import { checkIpAllowlist } from './credentials.ts';
 import type { ServiceDeps } from './deps.ts';
 
 export const DEFAULT_WORKSPACE_SETTINGS: WorkspaceSettings = Object.freeze({
@@ -36,10 +38,16 @@ export class WorkspaceService {
         `audit_retention_days must be one of ${RETENTION_DAYS.join(', ')}`,
       );
     }
+    if (patch.ip_allowlist !== undefined) checkIpAllowlist(patch.ip_allowlist);
+    const geo = patch.geo === undefined ? undefined : unwrap(checkGeoRules(patch.geo, 'settings.geo'));
     await store.transaction(async (tx) => {
       const current = await tx.workspaces.get(actor.workspaceId);
       if (!current) throw new RelayError('not_found', 'workspace not found');
-      await tx.workspaces.updateSettings(actor.workspaceId, { ...current.settings, ...patch });
+      await tx.workspaces.updateSettings(actor.workspaceId, {
+        ...current.settings,
+        ...patch,
+        ...(geo === undefined ? {} : { geo }),
+      });
       await recordAdminAction(tx, clock, actor, 'workspace.update', actor.workspaceId, {
         changed: Object.keys(patch),
       });

@@ -1,7 +1,16 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { RelayError } from '../../core/errors.ts';
-import type { ListOptions, Page, Repositories, SealedField, Store, StoreDialect } from '../../ports/store.ts';
+import type {
+  IpConfirmation,
+  ListOptions,
+  Page,
+  Repositories,
+  SealedField,
+  SecurityEvent,
+  Store,
+  StoreDialect,
+} from '../../ports/store.ts';
 import { migrationProvider } from './migrations.ts';
 import {
   adminAuditRow,
@@ -85,6 +94,38 @@ function pagedQuery<TB extends PageTable>(db: Db, table: TB, workspaceId: string
     );
   }
   return query;
+}
+
+function toIpConfirmation(r: Database['ip_confirmations']): IpConfirmation {
+  return {
+    workspaceId: r.workspace_id,
+    id: r.id,
+    secretHash: r.secret_hash,
+    recipientId: r.recipient_id,
+    credentialId: r.credential_id,
+    connectionId: r.connection_id,
+    ipGroup: r.ip_group,
+    ip: r.ip,
+    userAgent: r.user_agent,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    confirmedAt: r.confirmed_at,
+  };
+}
+
+function toSecurityEvent(r: Database['security_events']): SecurityEvent {
+  return {
+    workspaceId: r.workspace_id,
+    id: r.id,
+    at: r.at,
+    kind: r.kind,
+    severity: r.severity as SecurityEvent['severity'],
+    subject: r.subject,
+    detail: JSON.parse(r.detail) as Record<string, unknown>,
+    status: r.status === 'resolved' ? 'resolved' : 'open',
+    resolvedAt: r.resolved_at,
+    resolvedBy: r.resolved_by,
+  };
 }
 
 /** 19 columns a row: 400 rows (7,600 parameters) stay under SQLite's 32,766 and PostgreSQL's 65,535 limits. */
@@ -448,6 +489,232 @@ function repositories(db: Db): Repositories {
         return Number(result.numUpdatedRows) > 0;
       },
     },
+    trustedIps: {
+      async add(t) {
+        const result = await db
+          .insertInto('trusted_ips')
+          .values({
+            workspace_id: t.workspaceId,
+            recipient_id: t.recipientId,
+            ip_group: t.ipGroup,
+            first_ip: t.firstIp,
+            source: t.source,
+            created_at: t.createdAt,
+          })
+          .onConflict((oc) => oc.columns(['workspace_id', 'recipient_id', 'ip_group']).doNothing())
+          .executeTakeFirst();
+        return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+      },
+      async has(workspaceId, recipientId, ipGroup) {
+        const row = await db
+          .selectFrom('trusted_ips')
+          .select('ip_group')
+          .where('workspace_id', '=', workspaceId)
+          .where('recipient_id', '=', recipientId)
+          .where('ip_group', '=', ipGroup)
+          .executeTakeFirst();
+        return row !== undefined;
+      },
+      async count(workspaceId, recipientId) {
+        const row = await db
+          .selectFrom('trusted_ips')
+          .select((eb) => eb.fn.countAll<string | number>().as('n'))
+          .where('workspace_id', '=', workspaceId)
+          .where('recipient_id', '=', recipientId)
+          .executeTakeFirstOrThrow();
+        return Number(row.n);
+      },
+      async list(workspaceId, recipientId) {
+        const rows = await db
+          .selectFrom('trusted_ips')
+          .selectAll()
+          .where('workspace_id', '=', workspaceId)
+          .where('recipient_id', '=', recipientId)
+          .orderBy('created_at')
+          .execute();
+        return rows.map((r) => ({
+          workspaceId: r.workspace_id,
+          recipientId: r.recipient_id,
+          ipGroup: r.ip_group,
+          firstIp: r.first_ip,
+          source: r.source === 'confirmed' ? 'confirmed' : 'first_use',
+          createdAt: r.created_at,
+        }));
+      },
+      async remove(workspaceId, recipientId, ipGroup) {
+        const result = await db
+          .deleteFrom('trusted_ips')
+          .where('workspace_id', '=', workspaceId)
+          .where('recipient_id', '=', recipientId)
+          .where('ip_group', '=', ipGroup)
+          .executeTakeFirst();
+        return Number(result.numDeletedRows) > 0;
+      },
+    },
+    ipConfirmations: {
+      async insert(c) {
+        await db
+          .insertInto('ip_confirmations')
+          .values({
+            workspace_id: c.workspaceId,
+            id: c.id,
+            secret_hash: c.secretHash,
+            recipient_id: c.recipientId,
+            credential_id: c.credentialId,
+            connection_id: c.connectionId,
+            ip_group: c.ipGroup,
+            ip: c.ip,
+            user_agent: c.userAgent,
+            created_at: c.createdAt,
+            expires_at: c.expiresAt,
+            confirmed_at: c.confirmedAt,
+          })
+          .execute();
+      },
+      async findPending(workspaceId, recipientId, ipGroup, now) {
+        const row = await db
+          .selectFrom('ip_confirmations')
+          .selectAll()
+          .where('workspace_id', '=', workspaceId)
+          .where('recipient_id', '=', recipientId)
+          .where('ip_group', '=', ipGroup)
+          .where('confirmed_at', 'is', null)
+          .where('expires_at', '>', now)
+          .orderBy('created_at', 'desc')
+          .executeTakeFirst();
+        return row && toIpConfirmation(row);
+      },
+      async findBySecretHash(secretHash) {
+        const row = await db
+          .selectFrom('ip_confirmations')
+          .selectAll()
+          .where('secret_hash', '=', secretHash)
+          .executeTakeFirst();
+        return row && toIpConfirmation(row);
+      },
+      async markConfirmed(workspaceId, id, at) {
+        const result = await db
+          .updateTable('ip_confirmations')
+          .set({ confirmed_at: at })
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .where('confirmed_at', 'is', null)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) > 0;
+      },
+    },
+    outbox: {
+      async insert(m) {
+        await db
+          .insertInto('outbox')
+          .values({
+            id: m.id,
+            workspace_id: m.workspaceId,
+            to_address: m.to,
+            subject: m.subject,
+            text_body: m.text,
+            created_at: m.createdAt,
+            sent_at: m.sentAt,
+            error: m.error,
+          })
+          .execute();
+      },
+      async markSent(id, at, error) {
+        await db.updateTable('outbox').set({ sent_at: at, error }).where('id', '=', id).execute();
+      },
+      async list(options) {
+        let query = db
+          .selectFrom('outbox')
+          .selectAll()
+          .orderBy('created_at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(options.limit);
+        if (options.workspaceId !== undefined) query = query.where('workspace_id', '=', options.workspaceId);
+        const rows = await query.execute();
+        return rows.map((r) => ({
+          id: r.id,
+          workspaceId: r.workspace_id,
+          to: r.to_address,
+          subject: r.subject,
+          text: r.text_body,
+          createdAt: r.created_at,
+          sentAt: r.sent_at,
+          error: r.error,
+        }));
+      },
+    },
+    securityEvents: {
+      async insert(e) {
+        await db
+          .insertInto('security_events')
+          .values({
+            workspace_id: e.workspaceId,
+            id: e.id,
+            at: e.at,
+            kind: e.kind,
+            severity: e.severity,
+            subject: e.subject,
+            detail: JSON.stringify(e.detail),
+            status: e.status,
+            resolved_at: e.resolvedAt,
+            resolved_by: e.resolvedBy,
+          })
+          .execute();
+      },
+      async get(workspaceId, id) {
+        const row = await db
+          .selectFrom('security_events')
+          .selectAll()
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .executeTakeFirst();
+        return row && toSecurityEvent(row);
+      },
+      async list(workspaceId, options) {
+        let query = db
+          .selectFrom('security_events')
+          .selectAll()
+          .where('workspace_id', '=', workspaceId)
+          .orderBy('at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(options.limit + 1);
+        if (options.status !== undefined) query = query.where('status', '=', options.status);
+        if (options.kind !== undefined) query = query.where('kind', '=', options.kind);
+        const cursor = cursorOrThrow(options.cursor);
+        if (cursor) {
+          const [at, id] = cursor;
+          query = query.where((eb) =>
+            eb.or([eb('at', '<', at), eb.and([eb('at', '=', at), eb('id', '<', id)])]),
+          );
+        }
+        return pageOf(
+          query.execute().then((rows) => rows.map((r) => ({ ...r, created_at: r.at }))),
+          options.limit,
+          toSecurityEvent,
+        );
+      },
+      async resolve(workspaceId, id, at, by) {
+        const result = await db
+          .updateTable('security_events')
+          .set({ status: 'resolved', resolved_at: at, resolved_by: by })
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .where('status', '=', 'open')
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) > 0;
+      },
+      async countOpen(workspaceId, severity, since) {
+        const row = await db
+          .selectFrom('security_events')
+          .select((eb) => eb.fn.countAll<string | number>().as('n'))
+          .where('workspace_id', '=', workspaceId)
+          .where('severity', '=', severity)
+          .where('status', '=', 'open')
+          .where('at', '>=', since)
+          .executeTakeFirstOrThrow();
+        return Number(row.n);
+      },
+    },
     sealedFields: {
       async listAll() {
         const out: SealedField[] = [];
@@ -529,6 +796,18 @@ export class KyselyStore implements Store {
   }
   get shareLinks() {
     return this.#repos.shareLinks;
+  }
+  get trustedIps() {
+    return this.#repos.trustedIps;
+  }
+  get ipConfirmations() {
+    return this.#repos.ipConfirmations;
+  }
+  get outbox() {
+    return this.#repos.outbox;
+  }
+  get securityEvents() {
+    return this.#repos.securityEvents;
   }
   get sealedFields() {
     return this.#repos.sealedFields;

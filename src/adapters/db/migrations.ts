@@ -173,6 +173,80 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_access_policies': {
+    async up(db: Kysely<unknown>) {
+      // Per-credential and per-token policies (geo rules, client-certificate pins), as JSON.
+      await db.schema
+        .alterTable('credentials')
+        .addColumn('policies', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+      await db.schema
+        .alterTable('management_tokens')
+        .addColumn('policies', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+      await db.schema
+        .createTable('trusted_ips')
+        .addColumn('workspace_id', 'text', (c) => c.notNull().references('workspaces.id'))
+        .addColumn('recipient_id', 'text', (c) => c.notNull())
+        .addColumn('ip_group', 'text', (c) => c.notNull())
+        .addColumn('first_ip', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('trusted_ips_pk', ['workspace_id', 'recipient_id', 'ip_group'])
+        .execute();
+      await db.schema
+        .createTable('ip_confirmations')
+        .addColumn('workspace_id', 'text', (c) => c.notNull().references('workspaces.id'))
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('recipient_id', 'text', (c) => c.notNull())
+        .addColumn('credential_id', 'text', (c) => c.notNull())
+        .addColumn('connection_id', 'text', (c) => c.notNull())
+        .addColumn('ip_group', 'text', (c) => c.notNull())
+        .addColumn('ip', 'text', (c) => c.notNull())
+        .addColumn('user_agent', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('confirmed_at', 'text')
+        .addPrimaryKeyConstraint('ip_confirmations_pk', ['workspace_id', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('ip_confirmations_pending_idx')
+        .on('ip_confirmations')
+        .columns(['workspace_id', 'recipient_id', 'ip_group'])
+        .execute();
+      await db.schema
+        .createTable('outbox')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('workspace_id', 'text')
+        .addColumn('to_address', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('text_body', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('sent_at', 'text')
+        .addColumn('error', 'text')
+        .execute();
+      await db.schema
+        .createTable('security_events')
+        .addColumn('workspace_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('severity', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('resolved_at', 'text')
+        .addColumn('resolved_by', 'text')
+        .addPrimaryKeyConstraint('security_events_pk', ['workspace_id', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('security_events_ws_at_idx')
+        .on('security_events')
+        .columns(['workspace_id', 'at'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -104,6 +104,7 @@ export const credentialRow = (c: Credential): CredentialTable => ({
   created_at: c.createdAt,
   revoked_at: c.revokedAt,
   last_used_at: c.lastUsedAt,
+  policies: json(c.policies),
 });
 export const toCredential = (r: CredentialTable): Credential => ({
   workspaceId: r.workspace_id,
@@ -122,6 +123,7 @@ export const toCredential = (r: CredentialTable): Credential => ({
   createdAt: r.created_at,
   revokedAt: r.revoked_at,
   lastUsedAt: r.last_used_at,
+  policies: parse(r.policies),
 });
 
 export const managementTokenRow = (t: ManagementToken): ManagementTokenTable => ({
@@ -143,6 +145,7 @@ export const managementTokenRow = (t: ManagementToken): ManagementTokenTable => 
   scopes: t.scopes.length === 0 ? null : json(t.scopes),
   previous_token_hash: t.previousTokenHash,
   previous_valid_until: t.previousValidUntil,
+  policies: json(t.policies),
 });
 export const toManagementToken = (r: ManagementTokenTable): ManagementToken => ({
   workspaceId: r.workspace_id,
@@ -163,6 +166,7 @@ export const toManagementToken = (r: ManagementTokenTable): ManagementToken => (
   scopes: r.scopes === null ? [] : parse(r.scopes),
   previousTokenHash: r.previous_token_hash,
   previousValidUntil: r.previous_valid_until,
+  policies: parse(r.policies),
 });
 
 export const adminAuditRow = (e: AdminAuditEvent): AdminAuditTable => ({

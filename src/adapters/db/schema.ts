@@ -60,6 +60,8 @@ export interface CredentialTable {
   created_at: string;
   revoked_at: string | null;
   last_used_at: string | null;
+  /** CredentialPolicies as JSON. */
+  policies: string;
 }
 
 export interface ManagementTokenTable {
@@ -84,6 +86,58 @@ export interface ManagementTokenTable {
   /** After a rotation, the old token's hash stays valid until `previous_valid_until`. */
   previous_token_hash: string | null;
   previous_valid_until: string | null;
+  /** TokenPolicies as JSON. */
+  policies: string;
+}
+
+export interface TrustedIpTable {
+  workspace_id: string;
+  recipient_id: string;
+  /** The network as trusted: an IPv4 address, an IPv6 /64 (or configured prefix), or a shared egress range. */
+  ip_group: string;
+  first_ip: string;
+  /** `first_use` (trust on first use) or `confirmed` (by e-mail link). */
+  source: string;
+  created_at: string;
+}
+
+export interface IpConfirmationTable {
+  workspace_id: string;
+  id: string;
+  secret_hash: string;
+  recipient_id: string;
+  credential_id: string;
+  connection_id: string;
+  ip_group: string;
+  ip: string;
+  user_agent: string | null;
+  created_at: string;
+  expires_at: string;
+  confirmed_at: string | null;
+}
+
+export interface OutboxTable {
+  id: string;
+  workspace_id: string | null;
+  to_address: string;
+  subject: string;
+  text_body: string;
+  created_at: string;
+  sent_at: string | null;
+  error: string | null;
+}
+
+export interface SecurityEventTable {
+  workspace_id: string;
+  id: string;
+  at: string;
+  kind: string;
+  severity: string;
+  subject: string;
+  detail: string;
+  status: string;
+  resolved_at: string | null;
+  resolved_by: string | null;
 }
 
 export interface ShareLinkTable {
@@ -142,5 +196,9 @@ export interface Database {
   credentials: CredentialTable;
   management_tokens: ManagementTokenTable;
   share_links: ShareLinkTable;
+  trusted_ips: TrustedIpTable;
+  ip_confirmations: IpConfirmationTable;
+  outbox: OutboxTable;
+  security_events: SecurityEventTable;
   admin_audit_events: AdminAuditTable;
 }

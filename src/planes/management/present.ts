@@ -59,6 +59,7 @@ export function credentialView(c: Credential, nowMs: number) {
     ip_allowlist: [...c.ipAllowlist],
     rate_limit_profile: c.rateLimitProfile,
     review: { findings: c.review.map((f) => ({ ...f })) },
+    policies: { ...c.policies },
     created_by: c.createdBy,
     created_at: c.createdAt,
     revoked_at: c.revokedAt,
@@ -81,6 +82,7 @@ export function managementTokenView(t: ManagementToken, nowMs: number) {
     revoked_at: t.revokedAt,
     last_used_at: t.lastUsedAt,
     previous_valid_until: t.previousValidUntil,
+    policies: { ...t.policies },
   };
 }
 

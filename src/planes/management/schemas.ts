@@ -46,8 +46,26 @@ export const Problem = Type.Object(
   { $id: 'Problem' },
 );
 
+const Country = Type.String({ minLength: 2, maxLength: 2, description: 'ISO 3166-1 alpha-2 country code' });
+export const GeoRulesSchema = Type.Object(
+  {
+    allow: Type.Optional(Type.Array(Country, { maxItems: 250 })),
+    block: Type.Optional(Type.Array(Country, { maxItems: 250 })),
+  },
+  {
+    additionalProperties: false,
+    description: 'allow: only these countries; block: all but these (not both).',
+  },
+);
+const Fingerprint = Type.String({
+  minLength: 64,
+  maxLength: 95,
+  description: 'SHA-256 of the client certificate (hex, colons allowed)',
+});
+
 const ConnectionOptions = Type.Object(
   {
+    geo: Type.Optional(GeoRulesSchema),
     log_query_strings: Type.Optional(Type.Boolean()),
     secret_scanning: Type.Optional(literalUnion(SECRET_SCANNING_MODES)),
     allow_insecure_upstream: Type.Optional(Type.Boolean()),
@@ -170,6 +188,9 @@ export const CredentialCreate = Type.Object(
     share_link: Type.Optional(
       Type.Object({ ttl_seconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 2_592_000 })) }, strict),
     ),
+    geo: Type.Optional(GeoRulesSchema),
+    client_cert_fingerprints: Type.Optional(Type.Array(Fingerprint, { maxItems: 20 })),
+    mtls_required: Type.Optional(Type.Boolean()),
   },
   strict,
 );
@@ -208,6 +229,16 @@ const credentialFields = {
   ip_allowlist: Type.Array(Type.String()),
   rate_limit_profile: Type.Union([Type.String(), Type.Null()]),
   review: Type.Object({ findings: Type.Array(Finding) }),
+  policies: Type.Object({
+    geo: Type.Optional(
+      Type.Object({
+        allow: Type.Optional(Type.Array(Type.String())),
+        block: Type.Optional(Type.Array(Type.String())),
+      }),
+    ),
+    client_cert_fingerprints: Type.Optional(Type.Array(Type.String())),
+    mtls_required: Type.Optional(Type.Boolean()),
+  }),
   created_by: Type.String(),
   created_at: DateTime,
   revoked_at: NullableDateTime,
@@ -252,6 +283,9 @@ export const ManagementTokenCreate = Type.Object(
     ip_allowlist: Type.Optional(Type.Array(Cidr, { maxItems: 100 })),
     api_scope: Type.Optional(ApiScope),
     bounds: Type.Optional(Bounds),
+    client_cert_fingerprints: Type.Optional(Type.Array(Fingerprint, { maxItems: 20 })),
+    mtls_required: Type.Optional(Type.Boolean()),
+    rate_limit_profile: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   },
   strict,
 );
@@ -280,6 +314,11 @@ const managementTokenFields = {
   created_at: DateTime,
   revoked_at: NullableDateTime,
   last_used_at: NullableDateTime,
+  policies: Type.Object({
+    client_cert_fingerprints: Type.Optional(Type.Array(Type.String())),
+    mtls_required: Type.Optional(Type.Boolean()),
+    rate_limit_profile: Type.Optional(Type.String()),
+  }),
   previous_valid_until: Type.Union([DateTime, Type.Null()], {
     description: 'After a rotation: until when the previous secret is still accepted.',
   }),
@@ -290,11 +329,30 @@ export const IssuedManagementTokenView = Type.Object(
   { $id: 'IssuedManagementToken' },
 );
 
+const RateProfileSchema = Type.Object(
+  {
+    per_minute: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    burst: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+  },
+  { additionalProperties: false },
+);
+const RateProfiles = Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }), RateProfileSchema);
+
 export const WorkspaceSettings = Type.Object({
   require_2fa: Type.Boolean(),
   audit_retention_days: Type.Integer(),
   default_rate_limit_profile: Type.Union([Type.String(), Type.Null()]),
   default_ip_mode: Type.String(),
+  ip_allowlist: Type.Optional(Type.Array(Type.String())),
+  geo: Type.Optional(
+    Type.Object({
+      allow: Type.Optional(Type.Array(Type.String())),
+      block: Type.Optional(Type.Array(Type.String())),
+    }),
+  ),
+  rate_limit_profiles: Type.Optional(
+    Type.Record(Type.String(), Type.Object({ per_minute: Type.Integer(), burst: Type.Integer() })),
+  ),
 });
 export const WorkspaceView = Type.Object(
   { id: Type.String(), name: Type.String(), settings: WorkspaceSettings, created_at: DateTime },
@@ -310,6 +368,9 @@ export const WorkspacePatch = Type.Object(
           Type.Union([Type.String({ minLength: 1, maxLength: 100 }), Type.Null()]),
         ),
         default_ip_mode: Type.Optional(literalUnion(IP_MODES)),
+        ip_allowlist: Type.Optional(Type.Array(Cidr, { maxItems: 100 })),
+        geo: Type.Optional(GeoRulesSchema),
+        rate_limit_profiles: Type.Optional(RateProfiles),
       },
       { ...strict, minProperties: 1 },
     ),

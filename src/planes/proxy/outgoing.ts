@@ -39,7 +39,7 @@ export function locationAccepted(found: LocatedToken, upstream: Upstream): boole
  * whose name or value carries the caller's token (compared decoded); the other
  * pieces keep their exact bytes.
  */
-function queryWithout(target: CanonicalTarget, drop: string | undefined, token: string): string {
+export function queryWithout(target: CanonicalTarget, drop: string | undefined, token: string): string {
   if (target.rawQuery === '') return '';
   // The target was canonicalized, so every piece decodes.
   const decode = (text: string) => decodeURIComponent(text.replace(/\+/g, ' '));

@@ -15,8 +15,8 @@ import { newRequestId } from '../request-id.ts';
 import type { AuthCache, AuthEntry } from './auth-cache.ts';
 import { connectionListed, HOP_BY_HOP } from './hop-by-hop.ts';
 import { locateCredential } from './locate-credential.ts';
-import { buildOutgoing, type ForwardedMode, locationAccepted } from './outgoing.ts';
-import { type ProxyPolicy, runPolicies } from './policy.ts';
+import { buildOutgoing, type ForwardedMode, locationAccepted, queryWithout } from './outgoing.ts';
+import { type AuthFailureGuard, type ProxyPolicy, runPolicies } from './policy.ts';
 import { writeDecision } from './respond.ts';
 import type { Upstream, Upstreams } from './upstreams.ts';
 
@@ -27,6 +27,8 @@ export interface PipelineDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly forwarded: ForwardedMode;
+  /** Refuses addresses that failed authentication too often; told of each failure. */
+  readonly authGuard: AuthFailureGuard;
   /** Access policies run after authentication, before scope (see policy.ts). */
   readonly policies: readonly ProxyPolicy[];
   /** Above this many unwritten audit records, requests are refused: Relay never proxies unaudited. */
@@ -123,6 +125,18 @@ export function createPipeline(deps: PipelineDeps) {
       userAgent: ua === undefined ? null : ua.slice(0, 512),
     };
     audit.record(record);
+  };
+
+  /** An authentication failure: refused like any other, and counted against the address. */
+  const refuseAuth = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    trace: Trace,
+    code: ErrorCode,
+    detail: string,
+  ) => {
+    deps.authGuard.failed(trace.ip, trace.requestId);
+    refuse(req, res, trace, code, detail);
   };
 
   const refuse = (
@@ -260,7 +274,10 @@ export function createPipeline(deps: PipelineDeps) {
     const target = canonical.value;
     trace.path = target.path;
 
-    // 2. Authenticate: by SHA-256 hash, from memory when cached.
+    // 2. Authenticate: by SHA-256 hash, from memory when cached; an address that keeps
+    // failing is refused before any lookup.
+    const throttled = deps.authGuard.blocked(trace.ip);
+    if (throttled) return refuse(req, res, trace, throttled.code, throttled.detail, throttled.headers);
     const located = locateCredential(req.headers, target.query);
     if (located.status === 'conflict')
       return refuse(
@@ -271,10 +288,10 @@ export function createPipeline(deps: PipelineDeps) {
         'the request carries two different Relay credentials',
       );
     if (located.status === 'none')
-      return refuse(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
+      return refuseAuth(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
     const { hash, entry: cached } = auth.peek(located.found.token);
     const entry = cached ?? (await auth.load(hash));
-    if (!entry) return refuse(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
+    if (!entry) return refuseAuth(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
     const { credential, recipient } = entry;
     trace.workspaceId = credential.workspaceId;
     trace.credentialId = credential.id;
@@ -283,10 +300,10 @@ export function createPipeline(deps: PipelineDeps) {
 
     // 3. Policies: status and expiry (401, no grace), then network rules.
     if (credential.revokedAt !== null || (recipient !== null && recipient.revokedAt !== null)) {
-      return refuse(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
+      return refuseAuth(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
     }
     if (credential.expiresAt !== null && Date.parse(credential.expiresAt) <= clock.now()) {
-      return refuse(req, res, trace, 'token_expired', 'API key expired');
+      return refuseAuth(req, res, trace, 'token_expired', 'API key expired');
     }
     // Unknown connection: 404, told only to a valid credential.
     const upstream =
@@ -294,10 +311,14 @@ export function createPipeline(deps: PipelineDeps) {
       (await upstreams.load(credential.workspaceId, target.connectionId));
     if (!upstream)
       return refuse(req, res, trace, 'connection_not_found', `no connection ${target.connectionId}`);
-    if (upstream.connection.options.log_query_strings && target.rawQuery !== '')
-      trace.query = target.rawQuery.slice(0, 2048);
+    if (upstream.connection.options.log_query_strings && target.rawQuery !== '') {
+      // The caller's token may ride in the query (query-auth connections): never log it.
+      const { authType, authConfig } = upstream.connection;
+      const keyParam = authType === 'query' ? authConfig.query_param : undefined;
+      trace.query = queryWithout(target, keyParam, located.found.token).slice(0, 2048);
+    }
     if (!locationAccepted(located.found, upstream)) {
-      return refuse(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
+      return refuseAuth(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
     }
 
     // 3b. Access policies, in order (lockdown, network, confirmation, geo, certificates, rate).

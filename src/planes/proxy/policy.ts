@@ -48,3 +48,17 @@ export function runPolicies(
   }
   return undefined;
 }
+
+/**
+ * Brute-force defence around authentication (SPEC §8): `blocked` is asked before
+ * any credential check, `failed` is told of every authentication failure.
+ */
+export interface AuthFailureGuard {
+  blocked(ip: string): PolicyResult;
+  failed(ip: string, requestId: string): void;
+}
+
+export const noAuthFailureGuard: AuthFailureGuard = {
+  blocked: () => undefined,
+  failed: () => {},
+};

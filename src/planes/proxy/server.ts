@@ -5,6 +5,7 @@ import { BatchingAuditWriter } from '../../services/audit-writer.ts';
 import { AuthCache } from './auth-cache.ts';
 import { createPipeline } from './pipeline.ts';
 import { credentialIpAllowlist } from './policies/ip-allowlist.ts';
+import { noAuthFailureGuard } from './policy.ts';
 import { Upstreams } from './upstreams.ts';
 
 export interface ProxyPlane {
@@ -36,6 +37,7 @@ export function buildProxy(relay: Relay): ProxyPlane {
     clock,
     logger,
     forwarded: config.forwardedHeaders,
+    authGuard: noAuthFailureGuard,
     policies: [credentialIpAllowlist],
     maxAuditBacklog: config.auditMaxBacklog,
   });

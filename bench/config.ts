@@ -1,0 +1,62 @@
+/**
+ * Benchmark settings, read once from the environment. Every phase is bounded by
+ * these durations so `npm run bench` always ends by itself.
+ */
+
+export const TARGET_NAMES = ['direct', 'minimal', 'relay'] as const;
+export type TargetName = (typeof TARGET_NAMES)[number];
+
+export interface BenchConfig {
+  /** Measured part of each phase (BENCH_SECONDS, default 5). */
+  readonly measureMs: number;
+  /** Unmeasured warmup before each phase (BENCH_WARMUP_SECONDS, default 2). */
+  readonly warmupMs: number;
+  /** Fixed arrival rate of the latency phase (BENCH_RATE, default 2000 req/s). */
+  readonly rate: number;
+  /** Concurrent keep-alive connections of the saturation phase (BENCH_CONNECTIONS, default 32). */
+  readonly connections: number;
+  /**
+   * Rounds over all targets, interleaved (BENCH_ROUNDS, default 1). With more than
+   * one, each figure is the median over rounds, which tames a noisy machine.
+   */
+  readonly rounds: number;
+  /** Targets to run, in order (BENCH_TARGETS, default `direct,minimal,relay`). */
+  readonly targets: readonly TargetName[];
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function positiveNumber(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+function isTargetName(name: string): name is TargetName {
+  return (TARGET_NAMES as readonly string[]).includes(name);
+}
+
+function targets(env: Env): TargetName[] {
+  const raw = env['BENCH_TARGETS'];
+  if (raw === undefined || raw.trim() === '') return [...TARGET_NAMES];
+  const names = raw.split(',').map((name) => name.trim());
+  for (const name of names) {
+    if (!isTargetName(name))
+      throw new Error(`BENCH_TARGETS: unknown target "${name}" (${TARGET_NAMES.join(', ')})`);
+  }
+  return names.filter(isTargetName);
+}
+
+export function readBenchConfig(env: Env): BenchConfig {
+  return Object.freeze({
+    measureMs: positiveNumber(env, 'BENCH_SECONDS', 5) * 1000,
+    warmupMs: positiveNumber(env, 'BENCH_WARMUP_SECONDS', 2) * 1000,
+    rate: positiveNumber(env, 'BENCH_RATE', 2000),
+    connections: Math.round(positiveNumber(env, 'BENCH_CONNECTIONS', 32)),
+    rounds: Math.round(positiveNumber(env, 'BENCH_ROUNDS', 1)),
+    targets: targets(env),
+  });
+}
