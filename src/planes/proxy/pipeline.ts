@@ -53,14 +53,18 @@ interface Trace {
   bytesOut: number;
 }
 
-/** Upstream response headers minus hop-by-hop fields and those its `Connection` names (RFC 9110 §7.6.1). */
+/**
+ * Upstream response headers minus hop-by-hop fields and those its `Connection` names
+ * (RFC 9110 §7.6.1), and minus `Relay-Decision`, which only Relay may set.
+ */
 function responseHeaders(
   raw: Record<string, string | string[] | undefined>,
 ): Record<string, string | string[]> {
   const drop = connectionListed(raw.connection);
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(raw)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !drop.has(name)) out[name] = value;
+    // `relay-decision` is Relay's own: an upstream must not be able to pose as a Relay refusal.
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !drop.has(name) && name !== 'relay-decision') out[name] = value;
   }
   return out;
 }
