@@ -4,17 +4,31 @@ export const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu
 const BASE62_SET = new Set(BASE62);
 
 /**
+ * Random bytes are drawn from the CSPRNG in blocks and handed out from a pool:
+ * a syscall-sized `randomBytes` per id costs more than the id is worth on the
+ * proxy's hot path. Every byte is used once.
+ */
+const POOL_SIZE = 4096;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
+function nextRandomByte(): number {
+  if (poolOffset >= pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    poolOffset = 0;
+  }
+  return pool[poolOffset++] as number;
+}
+
+/**
  * `length` characters drawn uniformly from the base62 alphabet. Rejection sampling
  * (bytes >= 248 are discarded) keeps every character equally likely.
  */
 export function randomBase62(length: number): string {
   let out = '';
   while (out.length < length) {
-    for (const byte of randomBytes(length * 2)) {
-      if (byte >= 248) continue;
-      out += BASE62[byte % 62];
-      if (out.length === length) break;
-    }
+    const byte = nextRandomByte();
+    if (byte < 248) out += BASE62[byte % 62];
   }
   return out;
 }

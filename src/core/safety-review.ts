@@ -1,5 +1,5 @@
 import type { Grant, IpMode, RecipientKind, ReviewFinding } from './model.ts';
-import { globsOverlap } from './path-glob.ts';
+import { compileGlob, globsOverlap } from './path-glob.ts';
 import type { Preset } from './presets.ts';
 
 /**
@@ -54,9 +54,23 @@ function overlapsAny(pattern: string, candidates: readonly string[]): string | u
  * that reaches anything below, counts.
  */
 function reachesGeneric(pattern: string, candidates: readonly string[]): string | undefined {
-  if (pattern.split('/').includes('**')) return overlapsAny(pattern, candidates);
-  const literal = new Set(pattern.split('/').filter((s) => s !== '' && s !== '*'));
+  const compiled = compileGlob(pattern);
+  if (!compiled.ok) return undefined;
+  const parts = compiled.value.parts;
+  if (parts.some((p) => p.kind === 'any')) return overlapsAny(pattern, candidates);
+  // Compared decoded, as the proxy compares: `/v1/api%2Dkeys` is `/v1/api-keys`.
+  const literal = new Set(parts.flatMap((p) => (p.kind === 'literal' ? [p.text] : [])));
   return candidates.find((c) => c.split('/').some((s) => s !== '**' && literal.has(s)));
+}
+
+// A root-level `**` (a pattern that starts with it, like "/**" or "/**" + "/items"),
+// or a `**` with no literal segment at all (like "/*" + "/**"): it reaches across the API.
+function isRootWildcard(pattern: string): boolean {
+  const compiled = compileGlob(pattern);
+  if (!compiled.ok) return false;
+  const parts = compiled.value.parts;
+  if (parts[0]?.kind === 'any') return true;
+  return parts.some((p) => p.kind === 'any') && parts.every((p) => p.kind !== 'literal');
 }
 
 function grantFindings(grant: Grant, preset: Preset | undefined): ReviewFinding[] {
@@ -64,7 +78,7 @@ function grantFindings(grant: Grant, preset: Preset | undefined): ReviewFinding[
   const where = grant.connection_id;
   const writes = grant.allowed_methods.filter((m) => WRITE_METHODS.has(m));
   for (const pattern of grant.allowed_paths) {
-    if (pattern === '/**' || pattern.startsWith('/**/')) {
+    if (isRootWildcard(pattern)) {
       out.push({
         severity: writes.length > 0 ? 'high' : 'medium',
         code: 'root_wildcard',

@@ -356,17 +356,20 @@ export class CredentialService {
       throw spent();
     const ref = { table: 'share_links', workspaceId: link.workspaceId, id: link.id, field: 'token_sealed' };
     const token = await vault.open(link.tokenSealed, ref);
+    // Claim first and commit the claim whatever follows, so the sealed token is
+    // forgotten even when the credential turns out to be revoked.
     const credential = await store.transaction(async (tx) => {
       if (!(await tx.shareLinks.claim(link.workspaceId, link.id, new Date(clock.now()).toISOString())))
-        throw spent();
+        return undefined;
       const found = await tx.credentials.get(link.workspaceId, link.credentialId);
-      if (!found || found.revokedAt !== null) throw spent();
       const actor = { workspaceId: link.workspaceId, actor: 'share_link', ip: null };
-      await recordAdminAction(tx, clock, actor, 'credential.share_link.open', found.id, {
+      await recordAdminAction(tx, clock, actor, 'credential.share_link.open', link.credentialId, {
         share_link_id: link.id,
+        revealed: found !== undefined && found.revokedAt === null,
       });
       return found;
     });
+    if (!credential || credential.revokedAt !== null) throw spent();
     return { credential, token };
   }
 

@@ -1,5 +1,6 @@
 import { RelayError, unwrap } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
+import { cidrContains, parseCidr } from '../core/ip.ts';
 import type { Actor, ApiScope, ManagementRole, ManagementToken, ProvisionerBounds } from '../core/model.ts';
 import { compileGlob } from '../core/path-glob.ts';
 import { checkPolicies } from '../core/policies.ts';
@@ -96,6 +97,57 @@ function checkInput(input: CreateManagementTokenInput, nowMs: number): void {
   }
 }
 
+/**
+ * No escalation: what a token creates or rotates may not reach further than the
+ * token itself. A caller narrowed by API-key scopes or an api_scope manages no
+ * tokens at all, except scoped API keys within its own scopes; a caller pinned to
+ * networks or an expiry can only hand out tokens pinned as tightly.
+ * (`caller` undefined: an operator on the server, via the CLI.)
+ */
+function scopeCovers(outer: readonly string[], inner: string): boolean {
+  const [resource] = inner.split(':');
+  return outer.some((o) => o === '*' || o === inner || o === `${resource}:*`);
+}
+
+function withinNetworks(outer: readonly string[], inner: readonly string[]): boolean {
+  if (outer.length === 0) return true;
+  if (inner.length === 0) return false;
+  const ranges = outer.map((c) => parseCidr(c)).filter((c) => c !== undefined);
+  return inner.every((entry) => {
+    const cidr = parseCidr(entry);
+    if (!cidr) return false;
+    // inner ⊆ outer when one outer range contains inner's base and is at least as wide.
+    return ranges.some((r) => r.bits <= cidr.bits && cidrContains(r, cidr.base));
+  });
+}
+
+export function checkNoEscalation(
+  caller: ManagementToken | undefined,
+  wanted: {
+    kind: ManagementToken['kind'];
+    scopes: readonly string[];
+    ipAllowlist: readonly string[];
+    expiresAt: string | null;
+  },
+): void {
+  if (caller === undefined) return;
+  const refuse = (why: string): never => {
+    throw new RelayError('forbidden', `a token cannot create or rotate a token wider than itself: ${why}`);
+  };
+  if (caller.apiScope !== null) refuse('this token has an api_scope');
+  if (caller.scopes.length > 0) {
+    if (wanted.kind !== 'api_key') refuse('a scoped API key may only create scoped API keys');
+    if (wanted.scopes.length === 0) refuse('the new key would have full access');
+    const wider = wanted.scopes.find((s) => !scopeCovers(caller.scopes, s));
+    if (wider !== undefined) refuse(`scope ${wider} is not within this key's scopes`);
+  }
+  if (!withinNetworks(caller.ipAllowlist, wanted.ipAllowlist))
+    refuse("its ip_allowlist must lie within this token's");
+  if (caller.expiresAt !== null && (wanted.expiresAt === null || wanted.expiresAt > caller.expiresAt)) {
+    refuse('it must expire no later than this token');
+  }
+}
+
 export async function insertManagementToken(
   tx: Repositories,
   actor: Actor,
@@ -151,9 +203,16 @@ export class ManagementTokenService {
   async create(
     actor: Actor,
     input: CreateManagementTokenInput,
+    caller?: ManagementToken,
   ): Promise<{ record: ManagementToken; token: string }> {
     const { clock, store } = this.#deps;
     checkInput(input, clock.now());
+    checkNoEscalation(caller, {
+      kind: input.kind ?? 'token',
+      scopes: input.scopes ?? [],
+      ipAllowlist: input.ip_allowlist ?? [],
+      expiresAt: input.expires_at === undefined ? null : new Date(input.expires_at).toISOString(),
+    });
     return store.transaction(async (tx) => {
       const created = await insertManagementToken(tx, actor, clock.now(), input);
       await recordAdminAction(
@@ -245,6 +304,7 @@ export class ManagementTokenService {
     actor: Actor,
     id: string,
     graceSeconds: number,
+    caller?: ManagementToken,
   ): Promise<{ record: ManagementToken; token: string }> {
     const { clock, store, bus } = this.#deps;
     if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_ROTATION_GRACE_SECONDS) {
@@ -259,6 +319,13 @@ export class ManagementTokenService {
       const current = await tx.managementTokens.get(actor.workspaceId, id);
       if (!current) throw new RelayError('not_found', `token ${id} not found`);
       if (current.revokedAt !== null) throw new RelayError('conflict', `token ${id} is revoked`);
+      // Rotating hands over the token's power: only to a caller at least as broad.
+      checkNoEscalation(caller, {
+        kind: current.kind,
+        scopes: current.scopes,
+        ipAllowlist: current.ipAllowlist,
+        expiresAt: current.expiresAt,
+      });
       await tx.managementTokens.rotate(actor.workspaceId, id, {
         tokenHash: issued.hash,
         tokenPrefix: issued.displayPrefix,

@@ -38,7 +38,8 @@ describe('relay credentials', () => {
         '--name',
         'ci bot',
         '--grant',
-        'conn_alpha:get,POST:/v1/**,/v2/*',
+        // literal paths: a write method on a wildcard could reach e.g. /v1/api-keys, which the safety review flags
+        'conn_alpha:get,POST:/v1/items,/v2/orders',
         '--grant',
         'conn_beta:GET:/items:batch',
         '--deny-query',
@@ -57,7 +58,7 @@ describe('relay credentials', () => {
       {
         connection_id: 'conn_alpha',
         allowed_methods: ['GET', 'POST'],
-        allowed_paths: ['/v1/**', '/v2/*'],
+        allowed_paths: ['/v1/items', '/v2/orders'],
         deny_query_params: ['api_key'],
       },
       {
@@ -86,7 +87,10 @@ describe('relay credentials', () => {
 
   it('add without --json prints the token once and the agent prompt with the default proxy URL', async () => {
     const env = await withConnections({ RELAY_PROXY_PORT: '9999' });
-    const result = await cli(['credentials', 'add', '--name', 'human', '--grant', 'conn_alpha:GET:/**'], env);
+    const result = await cli(
+      ['credentials', 'add', '--name', 'human', '--grant', 'conn_alpha:GET:/**', '--ttl', '3600'],
+      env,
+    );
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.match(/rk_proxy_[0-9A-Za-z]+/g)?.length, 1);
     assert.match(result.stdout, /shown this once/);
@@ -125,7 +129,10 @@ describe('relay credentials', () => {
 
   it('revoke marks the credential revoked', async () => {
     const env = await withConnections();
-    const issued = await cliJson(['credentials', 'add', '--name', 'x', '--grant', 'conn_alpha:GET:/v1'], env);
+    const issued = await cliJson(
+      ['credentials', 'add', '--name', 'x', '--grant', 'conn_alpha:GET:/v1', '--ttl', '3600'],
+      env,
+    );
     const revoked = await cliJson(['credentials', 'revoke', issued.id], env);
     assert.equal(revoked.status, 'revoked');
     assert.ok(revoked.revoked_at);
@@ -143,15 +150,48 @@ describe('relay credentials', () => {
     );
     assert.equal(ann.email, 'ann@example.com');
     const a = await cliJson(
-      ['credentials', 'add', '--name', 'a', '--recipient', bot.id, '--grant', 'conn_alpha:GET:/v1'],
+      [
+        'credentials',
+        'add',
+        '--name',
+        'a',
+        '--recipient',
+        bot.id,
+        '--grant',
+        'conn_alpha:GET:/v1',
+        '--ttl',
+        '3600',
+      ],
       env,
     );
     const b = await cliJson(
-      ['credentials', 'add', '--name', 'b', '--recipient', bot.id, '--grant', 'conn_beta:GET:/v1'],
+      [
+        'credentials',
+        'add',
+        '--name',
+        'b',
+        '--recipient',
+        bot.id,
+        '--grant',
+        'conn_beta:GET:/v1',
+        '--ttl',
+        '3600',
+      ],
       env,
     );
     const other = await cliJson(
-      ['credentials', 'add', '--name', 'c', '--recipient', ann.id, '--grant', 'conn_beta:GET:/v1'],
+      [
+        'credentials',
+        'add',
+        '--name',
+        'c',
+        '--recipient',
+        ann.id,
+        '--grant',
+        'conn_beta:GET:/v1',
+        '--ttl',
+        '3600',
+      ],
       env,
     );
     assert.equal(other.ip_mode, 'confirm_new_ip');
@@ -165,7 +205,18 @@ describe('relay credentials', () => {
       assert.equal((await cliJson(['credentials', 'get', id], env)).status, 'revoked');
     assert.equal((await cliJson(['credentials', 'get', other.id], env)).status, 'active');
     const refused = await cli(
-      ['credentials', 'add', '--name', 'd', '--recipient', bot.id, '--grant', 'conn_alpha:GET:/v1'],
+      [
+        'credentials',
+        'add',
+        '--name',
+        'd',
+        '--recipient',
+        bot.id,
+        '--grant',
+        'conn_alpha:GET:/v1',
+        '--ttl',
+        '3600',
+      ],
       env,
     );
     assert.equal(refused.code, 1);

@@ -35,7 +35,7 @@ for (const dialect of DIALECTS) {
         SECRET,
       );
       const issued = await cliJson(
-        ['credentials', 'add', '--name', 'x', '--grant', 'conn_db:GET:/v1/*'],
+        ['credentials', 'add', '--name', 'x', '--grant', 'conn_db:GET:/v1/*', '--ttl', '3600'],
         env,
       );
       assert.match(issued.token, /^rk_proxy_/);

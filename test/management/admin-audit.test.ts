@@ -72,6 +72,7 @@ for (const dialect of DIALECTS) {
               name: 'c',
               recipient_id: ids.recipient,
               grants: [grant('conn_audit')],
+              ttl_seconds: 3600,
             }),
           () => ids.credential as string,
         ],

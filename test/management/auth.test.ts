@@ -29,6 +29,7 @@ for (const dialect of DIALECTS) {
     const credential = await issueCredential(relay, {
       recipient_id: recipient.id,
       grants: [grant('conn_hubspot')],
+      ttl_seconds: 3600,
     });
     const get = (headers: Record<string, string>) => rawApi(relay, 'GET', '/api/v1/connections', headers);
 
@@ -227,7 +228,7 @@ for (const dialect of DIALECTS) {
         );
       });
 
-      it('a provisioner is refused (403) everywhere for now, reads included', async () => {
+      it('a provisioner is refused (403) everywhere but its own routes, reads included; there it stays in bounds', async () => {
         assert.equal(provisioner.status, 201, JSON.stringify(provisioner.body));
         const token = provisioner.body.token;
         for (const path of [
@@ -237,9 +238,16 @@ for (const dialect of DIALECTS) {
         ]) {
           assertProblem(await relay.api('GET', path, undefined, token), 403, 'forbidden');
         }
+        // The provisioner's own routes: these requests fall outside its bounds, or touch what it did not mint.
+        const own: Record<string, readonly [number, string]> = {
+          'POST /api/v1/credentials': [403, 'outside_bounds'], // no expiry
+          'POST /api/v1/delegated-credentials': [403, 'outside_bounds'], // "/x" is not under "/crm/**"
+          [`POST /api/v1/credentials/${credential.id}/revoke`]: [404, 'not_found'], // minted by the admin
+        };
         const before = await snapshot(relay);
         for (const [method, path, body] of mutations()) {
-          assertProblem(await relay.api(method, path, body, token), 403, 'forbidden');
+          const [status, code] = own[`${method} ${path}`] ?? [403, 'forbidden'];
+          assertProblem(await relay.api(method, path, body, token), status, code);
         }
         assert.deepEqual(await snapshot(relay), before);
       });

@@ -188,7 +188,7 @@ for (const dialect of DIALECTS) {
 
     it('PUT …/secret replaces the key; credentials on the connection stay active', async () => {
       await createConnection(relay, { id: 'conn_rotate' });
-      const credential = await issueCredential(relay, { grants: [grant('conn_rotate')] });
+      const credential = await issueCredential(relay, { grants: [grant('conn_rotate')], ttl_seconds: 3600 });
       const next = distinctSecret('rotated');
       secrets.push(next);
       const res = await api('PUT', '/api/v1/connections/conn_rotate/secret', { secret: next });

@@ -81,10 +81,23 @@ for (const dialect of DIALECTS) {
       it("revoking a recipient revokes all its credentials, and not another recipient's", async () => {
         const r1 = await createRecipient(relay, { name: 'leaver' });
         const r2 = await createRecipient(relay, { name: 'stayer' });
-        const a = await issueCredential(relay, { recipient_id: r1.id, grants: [grant('conn_hubspot')] });
-        const b = await issueCredential(relay, { recipient_id: r1.id, grants: [grant('conn_github')] });
-        const other = await issueCredential(relay, { recipient_id: r2.id, grants: [grant('conn_hubspot')] });
-        const standalone = await issueCredential(relay, { grants: [grant('conn_hubspot')] });
+        const ttl_seconds = 3600;
+        const a = await issueCredential(relay, {
+          recipient_id: r1.id,
+          grants: [grant('conn_hubspot')],
+          ttl_seconds,
+        });
+        const b = await issueCredential(relay, {
+          recipient_id: r1.id,
+          grants: [grant('conn_github')],
+          ttl_seconds,
+        });
+        const other = await issueCredential(relay, {
+          recipient_id: r2.id,
+          grants: [grant('conn_hubspot')],
+          ttl_seconds,
+        });
+        const standalone = await issueCredential(relay, { grants: [grant('conn_hubspot')], ttl_seconds });
         tokens.push(a.token, b.token, other.token, standalone.token);
 
         const res = await api('POST', `/api/v1/recipients/${r1.id}/revoke`);
@@ -137,6 +150,8 @@ for (const dialect of DIALECTS) {
             }),
             grant('conn_github', { allowed_paths: ['/repos/*/issues'] }),
           ],
+          // never expires (asserted below), which the safety review flags as high risk
+          acknowledge_risks: true,
         });
         assert.equal(res.status, 201, JSON.stringify(res.body));
         const { token, id } = res.body;
@@ -182,7 +197,7 @@ for (const dialect of DIALECTS) {
       });
 
       it('the database keeps only the SHA-256 hash, found by it', async () => {
-        const res = await issue({ grants: [grant('conn_hubspot')] });
+        const res = await issue({ grants: [grant('conn_hubspot')], ttl_seconds: 3600 });
         const stored = await store.credentials.findByHash(hashToken(res.body.token));
         assert.ok(stored);
         assert.equal(stored.id, res.body.id);
@@ -324,24 +339,27 @@ for (const dialect of DIALECTS) {
         const listed = await issue({
           grants: [grant('conn_hubspot')],
           ip_allowlist: ['203.0.113.0/24', '2001:db8::/48'],
+          ttl_seconds: 3600,
         });
         assert.equal(listed.status, 201, JSON.stringify(listed.body));
         assert.equal(listed.body.ip_mode, 'allowlist');
         assert.deepEqual(listed.body.ip_allowlist, ['203.0.113.0/24', '2001:db8::/48']);
         const human = await createRecipient(relay, { name: 'H', kind: 'human', email: 'h@example.com' });
         assert.equal(
-          (await issue({ recipient_id: human.id, grants: [grant('conn_hubspot')] })).body.ip_mode,
+          (await issue({ recipient_id: human.id, grants: [grant('conn_hubspot')], ttl_seconds: 3600 })).body
+            .ip_mode,
           'confirm_new_ip',
         );
         const agent = await createRecipient(relay, { name: 'A', kind: 'agent' });
         assert.equal(
-          (await issue({ recipient_id: agent.id, grants: [grant('conn_hubspot')] })).body.ip_mode,
+          (await issue({ recipient_id: agent.id, grants: [grant('conn_hubspot')], ttl_seconds: 3600 })).body
+            .ip_mode,
           'none',
         );
       });
 
       it('revoke takes effect at once and is shown on every read', async () => {
-        const res = await issue({ grants: [grant('conn_hubspot')] });
+        const res = await issue({ grants: [grant('conn_hubspot')], ttl_seconds: 3600 });
         const revoked = await api('POST', `/api/v1/credentials/${res.body.id}/revoke`);
         assert.equal(revoked.status, 200);
         assert.equal(revoked.body.status, 'revoked');

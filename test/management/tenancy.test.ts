@@ -23,7 +23,11 @@ for (const dialect of DIALECTS) {
     // Workspace A: the bootstrapped one, with one of everything.
     const connA = await createConnection(relay, { id: 'conn_hubspot' });
     const rcpA = await createRecipient(relay, { name: 'A agent' });
-    const credA = await issueCredential(relay, { recipient_id: rcpA.id, grants: [grant('conn_hubspot')] });
+    const credA = await issueCredential(relay, {
+      recipient_id: rcpA.id,
+      grants: [grant('conn_hubspot')],
+      ttl_seconds: 3600,
+    });
     const tokenA = (await relay.api('POST', '/api/v1/tokens', { name: 'A viewer', role: 'viewer' })).body;
 
     // Workspace B: made directly in the store, with its own admin.

@@ -100,7 +100,10 @@ for (const dialect of DIALECTS) {
 
     const tokens = [relay.adminToken];
     for (const path of ['/api/v1/connections', '/api/v1/recipients']) await relay.api('GET', path);
-    const credential = await issueCredential(relay, { grants: [grant('conn_bearer'), grant('conn_header')] });
+    const credential = await issueCredential(relay, {
+      grants: [grant('conn_bearer'), grant('conn_header')],
+      ttl_seconds: 3600,
+    });
     const delegated = await relay.api('POST', '/api/v1/delegated-credentials', {
       connection_id: 'conn_query',
       name: 'delegated',

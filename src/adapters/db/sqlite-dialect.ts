@@ -32,19 +32,38 @@ class NodeSqliteStatement implements SqliteStatement {
 
 type SqlParams = Array<null | number | bigint | string | NodeJS.ArrayBufferView>;
 
+/** Prepared statements kept per SQL text; Kysely's statements repeat, so preparing once pays. */
+const STATEMENT_CACHE_SIZE = 200;
+
 class NodeSqliteDatabase implements SqliteDatabase {
   readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, NodeSqliteStatement>();
 
   constructor(db: DatabaseSync) {
     this.#db = db;
   }
 
   close(): void {
+    this.#statements.clear();
     if (this.#db.isOpen) this.#db.close();
   }
 
   prepare(sql: string): SqliteStatement {
-    return new NodeSqliteStatement(this.#db.prepare(sql));
+    // Kysely opens transactions with a deferred `begin`. Under WAL with a second
+    // connection (the audit writer's thread), a deferred transaction that reads and
+    // then writes fails at once with SQLITE_BUSY if the other committed meanwhile;
+    // `begin immediate` takes the write lock up front, so busy_timeout applies.
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = new NodeSqliteStatement(
+        this.#db.prepare(/^\s*begin\s*;?\s*$/i.test(sql) ? 'begin immediate' : sql),
+      );
+      if (this.#statements.size >= STATEMENT_CACHE_SIZE) {
+        this.#statements.delete(this.#statements.keys().next().value as string);
+      }
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 }
 

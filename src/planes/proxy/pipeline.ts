@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Transform } from 'node:stream';
-import { pipeline as pipe } from 'node:stream/promises';
+import { type Readable, Transform } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AuditRecord } from '../../core/audit.ts';
 import type { Clock } from '../../core/clock.ts';
@@ -12,7 +11,7 @@ import { type CanonicalTarget, canonicalizeTarget } from '../../core/request-tar
 import { evaluateScope } from '../../core/scope.ts';
 import type { AuditSink } from '../../ports/audit-sink.ts';
 import { newRequestId } from '../request-id.ts';
-import type { AuthCache, AuthEntry } from './auth-cache.ts';
+import type { AuthCache } from './auth-cache.ts';
 import { connectionListed, HOP_BY_HOP } from './hop-by-hop.ts';
 import { locateCredential } from './locate-credential.ts';
 import { buildOutgoing, type ForwardedMode, locationAccepted, queryWithout } from './outgoing.ts';
@@ -51,6 +50,36 @@ interface Trace {
   upstreamMs: number | null;
   bytesIn: number;
   bytesOut: number;
+}
+
+/**
+ * Streams the upstream body to the client with backpressure (`pipe`), counting
+ * bytes. Resolves with undefined once the client has the whole body, or with the
+ * error that cut it short. (`stream.pipeline` would also do, but it builds and
+ * aborts an AbortController per call: measurable on this path.)
+ */
+function streamBody(
+  body: Readable,
+  res: ServerResponse,
+  trace: { bytesOut: number },
+): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (error: Error | undefined) => {
+      if (settled) return;
+      settled = true;
+      resolve(error);
+    };
+    body.on('data', (chunk: Buffer) => {
+      trace.bytesOut += chunk.length;
+    });
+    body.once('error', (error: Error) => settle(error));
+    res.once('finish', () => settle(undefined));
+    res.once('close', () => {
+      if (!res.writableFinished) settle(new Error('client closed the connection'));
+    });
+    body.pipe(res);
+  });
 }
 
 /**
@@ -160,7 +189,6 @@ export function createPipeline(deps: PipelineDeps) {
     res: ServerResponse,
     trace: Trace,
     target: CanonicalTarget,
-    entry: AuthEntry,
     upstream: Upstream,
     found: Parameters<typeof buildOutgoing>[3],
   ): Promise<void> {
@@ -229,21 +257,16 @@ export function createPipeline(deps: PipelineDeps) {
     trace.upstreamMs = performance.now() - upstreamStart;
     const headers = responseHeaders(response.headers);
     res.writeHead(response.statusCode, headers);
-    res.flushHeaders();
-    response.body.on('data', (chunk: Buffer) => {
-      trace.bytesOut += chunk.length;
-    });
-    try {
-      await pipe(response.body, res);
-      finish(trace, 'allowed', response.statusCode, null, ua);
-    } catch (error) {
-      const reason = abort.signal.aborted ? 'client_closed' : upstreamFailure(error).code;
-      res.destroy();
-      finish(trace, 'allowed', response.statusCode, reason, ua);
-    } finally {
-      res.off('close', onClose);
-    }
-    void entry;
+    // A body of known length leaves with its first chunk; a stream of unknown length
+    // (server-sent events, chunked downloads) must show its headers at once.
+    if (response.headers['content-length'] === undefined) res.flushHeaders();
+    const failure = await streamBody(response.body, res, trace);
+    res.off('close', onClose);
+    if (failure === undefined) return finish(trace, 'allowed', response.statusCode, null, ua);
+    const reason = abort.signal.aborted ? 'client_closed' : upstreamFailure(failure).code;
+    response.body.destroy();
+    res.destroy();
+    finish(trace, 'allowed', response.statusCode, reason, ua);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -352,7 +375,7 @@ export function createPipeline(deps: PipelineDeps) {
     if (!scope.ok) return refuse(req, res, trace, scope.error.code, scope.error.detail);
 
     // 6–8. Inject, forward and stream, audit.
-    return forward(req, res, trace, target, entry, upstream, located.found);
+    return forward(req, res, trace, target, upstream, located.found);
   }
 
   return (req: IncomingMessage, res: ServerResponse): void => {

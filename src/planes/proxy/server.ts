@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Relay } from '../../app.ts';
 import type { AuditSink } from '../../ports/audit-sink.ts';
-import { BatchingAuditWriter } from '../../services/audit-writer.ts';
+import { WorkerAuditWriter } from '../../services/worker-audit-writer.ts';
 import { AuthCache } from './auth-cache.ts';
 import { createPipeline } from './pipeline.ts';
 import { credentialIpAllowlist } from './policies/ip-allowlist.ts';
@@ -20,10 +20,15 @@ const DRAIN_MS = 10_000;
 
 export function buildProxy(relay: Relay): ProxyPlane {
   const { config, store, bus, clock, logger, services } = relay;
-  const audit = new BatchingAuditWriter(store, logger, {
-    intervalMs: config.auditFlushMs,
-    batchSize: config.auditBatchSize,
-  });
+  const audit = new WorkerAuditWriter(
+    {
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      intervalMs: config.auditFlushMs,
+      batchSize: config.auditBatchSize,
+    },
+    logger,
+  );
   const auth = new AuthCache(store, bus, clock, config.credentialCacheTtlMs);
   const upstreams = new Upstreams(store, services.connections, bus, {
     allowPrivate: config.allowPrivateUpstreams,

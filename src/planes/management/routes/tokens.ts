@@ -33,7 +33,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: ManagementContext): void 
       },
     },
     async (request, reply) => {
-      const { record, token } = await tokens.create(actorOf(request), request.body);
+      const { record, token } = await tokens.create(actorOf(request), request.body, request.principal);
       return reply.code(201).send({ ...managementTokenView(record, ctx.clock.now()), token });
     },
   );
@@ -77,18 +77,27 @@ export function tokenRoutes(app: FastifyInstance, ctx: ManagementContext): void 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof TokenRotate> | undefined }>(
     '/api/v1/tokens/:id/rotate',
     {
+      // The body is optional: no body means the default grace period.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       config: { access: 'admin' },
       schema: {
         tags,
         summary: 'Issue a new secret; the old one works for the grace period',
         params: IdParams,
-        body: Type.Optional(TokenRotate),
+        body: TokenRotate,
         response: { 200: IssuedManagementTokenView },
       },
     },
     async (request) => {
       const grace = request.body?.grace_period_seconds ?? 3600;
-      const { record, token } = await tokens.rotate(actorOf(request), request.params.id, grace);
+      const { record, token } = await tokens.rotate(
+        actorOf(request),
+        request.params.id,
+        grace,
+        request.principal,
+      );
       return { ...managementTokenView(record, ctx.clock.now()), token };
     },
   );
@@ -106,13 +115,17 @@ export function tokenRoutes(app: FastifyInstance, ctx: ManagementContext): void 
       },
     },
     async (request, reply) => {
-      const { record, token } = await tokens.create(actorOf(request), {
-        name: request.body.name,
-        role: 'admin',
-        kind: 'api_key',
-        ...(request.body.expires_at === undefined ? {} : { expires_at: request.body.expires_at }),
-        scopes: request.body.scopes ?? [],
-      });
+      const { record, token } = await tokens.create(
+        actorOf(request),
+        {
+          name: request.body.name,
+          role: 'admin',
+          kind: 'api_key',
+          ...(request.body.expires_at === undefined ? {} : { expires_at: request.body.expires_at }),
+          scopes: request.body.scopes ?? [],
+        },
+        request.principal,
+      );
       return reply.code(201).send({ ...apiKeyView(record), key: token });
     },
   );

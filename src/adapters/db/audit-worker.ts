@@ -1,0 +1,74 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import type { AuditRecord } from '../../core/audit.ts';
+import { writeAuditBatch } from '../../services/audit-batch.ts';
+import { openStore } from './open-store.ts';
+
+/**
+ * The audit writer's thread: it owns its own store connection and does all the
+ * SQL work (statement building, SQLite's synchronous writes, PostgreSQL
+ * encoding), so none of it runs on the proxy's event loop. Batches are written
+ * in arrival order; each is acknowledged only once committed. A failed write is
+ * retried with backoff, never dropped.
+ */
+interface BatchMessage {
+  readonly type: 'batch';
+  readonly seq: number;
+  readonly records: readonly AuditRecord[];
+}
+
+const port = parentPort;
+if (!port) throw new Error('audit-worker must run as a worker thread');
+const { databaseUrl, dataDir } = workerData as { databaseUrl: string; dataDir: string };
+const store = openStore(databaseUrl, dataDir);
+const queue: BatchMessage[] = [];
+let writing = false;
+let failures = 0;
+/** Batches merged into one transaction, up to this many records. */
+const MAX_RECORDS_PER_TRANSACTION = 2000;
+
+async function drain(): Promise<void> {
+  if (writing) return;
+  writing = true;
+  try {
+    while (queue.length > 0) {
+      const take: BatchMessage[] = [];
+      let count = 0;
+      while (
+        queue.length > 0 &&
+        (take.length === 0 || count + (queue[0]?.records.length ?? 0) <= MAX_RECORDS_PER_TRANSACTION)
+      ) {
+        const next = queue.shift() as BatchMessage;
+        take.push(next);
+        count += next.records.length;
+      }
+      try {
+        await writeAuditBatch(
+          store,
+          take.flatMap((b) => b.records),
+        );
+        failures = 0;
+        port?.postMessage({ type: 'ack', seqs: take.map((b) => b.seq) });
+      } catch (error) {
+        queue.unshift(...take);
+        failures++;
+        port?.postMessage({ type: 'failed', message: (error as Error).message, backlog: queue.length });
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 50 * 2 ** failures)));
+      }
+    }
+  } finally {
+    writing = false;
+  }
+}
+
+port.on('message', (message: BatchMessage | { type: 'close' }) => {
+  if (message.type === 'close') {
+    const finish = () => {
+      if (queue.length > 0 || writing) return void setTimeout(finish, 10);
+      store.close().finally(() => port?.postMessage({ type: 'closed' }));
+    };
+    finish();
+    return;
+  }
+  queue.push(message);
+  void drain();
+});

@@ -1,0 +1,141 @@
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { AuditRecord } from '../core/audit.ts';
+import type { AuditSink } from '../ports/audit-sink.ts';
+
+export interface WorkerAuditOptions {
+  readonly databaseUrl: string;
+  readonly dataDir: string;
+  /** How long a record may wait before its batch is handed to the writer. */
+  readonly intervalMs: number;
+  /** A batch this large is handed over at once. */
+  readonly batchSize: number;
+}
+
+const WORKER_URL = new URL(
+  import.meta.url.endsWith('.ts') ? '../adapters/db/audit-worker.ts' : '../adapters/db/audit-worker.js',
+  import.meta.url,
+);
+
+type WorkerMessage =
+  | { readonly type: 'ack'; readonly seqs: readonly number[] }
+  | { readonly type: 'failed'; readonly message: string; readonly backlog: number }
+  | { readonly type: 'closed' };
+
+/**
+ * The proxy's AuditSink: records are buffered on the request path (an array
+ * push), handed to the audit worker thread in batches, and forgotten only when
+ * the worker acknowledges that their transaction committed. If the worker dies,
+ * a new one is started and every unacknowledged batch is sent again, so a crash
+ * loses nothing; `flush()` resolves when everything recorded so far is stored.
+ */
+export class WorkerAuditWriter implements AuditSink {
+  readonly #options: WorkerAuditOptions;
+  readonly #logger: Logger;
+  #worker: Worker;
+  #buffer: AuditRecord[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #seq = 0;
+  readonly #unacked = new Map<number, readonly AuditRecord[]>();
+  #unackedRecords = 0;
+  #waiters: Array<() => void> = [];
+  #closing = false;
+
+  constructor(options: WorkerAuditOptions, logger: Logger) {
+    this.#options = options;
+    this.#logger = logger;
+    this.#worker = this.#spawn();
+  }
+
+  #spawn(): Worker {
+    const worker = new Worker(WORKER_URL, {
+      workerData: { databaseUrl: this.#options.databaseUrl, dataDir: this.#options.dataDir },
+    });
+    worker.on('message', (message: WorkerMessage) => this.#onMessage(message));
+    worker.on('error', (error) => {
+      this.#logger.error({ err: { message: error.message } }, 'audit worker failed; restarting it');
+    });
+    worker.on('exit', (code) => {
+      if (this.#closing || worker !== this.#worker) return;
+      this.#logger.error(
+        { code, unacked: this.#unackedRecords },
+        'audit worker exited; restarting and resending',
+      );
+      this.#worker = this.#spawn();
+      for (const [seq, records] of this.#unacked) this.#worker.postMessage({ type: 'batch', seq, records });
+    });
+    return worker;
+  }
+
+  #onMessage(message: WorkerMessage): void {
+    if (message.type === 'ack') {
+      for (const seq of message.seqs) {
+        const records = this.#unacked.get(seq);
+        if (records) {
+          this.#unackedRecords -= records.length;
+          this.#unacked.delete(seq);
+        }
+      }
+      if (this.backlog === 0) this.#wake();
+    } else if (message.type === 'failed') {
+      this.#logger.error(
+        { err: { message: message.message }, backlog: this.backlog },
+        'audit write failed; will retry',
+      );
+    }
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Records not yet committed: buffered here or in flight to the worker. */
+  get backlog(): number {
+    return this.#buffer.length + this.#unackedRecords;
+  }
+
+  record(entry: AuditRecord): void {
+    this.#buffer.push(entry);
+    if (this.#buffer.length >= this.#options.batchSize) this.#send();
+    else this.#timer ??= setTimeout(() => this.#send(), this.#options.intervalMs);
+  }
+
+  #send(): void {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#buffer.length === 0) return;
+    const records = this.#buffer;
+    this.#buffer = [];
+    const seq = ++this.#seq;
+    this.#unacked.set(seq, records);
+    this.#unackedRecords += records.length;
+    this.#worker.postMessage({ type: 'batch', seq, records });
+  }
+
+  async flush(): Promise<void> {
+    this.#send();
+    if (this.backlog === 0) return;
+    await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closing = true;
+    const worker = this.#worker;
+    await new Promise<void>((resolve) => {
+      const done = setTimeout(resolve, 5000);
+      worker.once('message', (m: WorkerMessage) => {
+        if (m.type === 'closed') {
+          clearTimeout(done);
+          resolve();
+        }
+      });
+      worker.postMessage({ type: 'close' });
+    });
+    await worker.terminate();
+  }
+}
