@@ -7,7 +7,11 @@ import { createServer } from 'node:http';
  */
 const port = Number(process.env.ECHO_PORT ?? 9999);
 const server = createServer((req, res) => {
-  const body = JSON.stringify({ method: req.method, url: req.url, authorization: req.headers.authorization ?? null }, null, 2);
+  const body = JSON.stringify(
+    { method: req.method, url: req.url, authorization: req.headers.authorization ?? null },
+    null,
+    2,
+  );
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(`${body}\n`);
 });

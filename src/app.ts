@@ -9,14 +9,24 @@ import {
   writeKeyFile,
 } from './adapters/local-key/local-key-provider.ts';
 import { MemoryBus } from './adapters/memory/memory-bus.ts';
+import { MemoryRateLimiter } from './adapters/memory/memory-rate-limiter.ts';
 import { systemResolver } from './adapters/memory/system-resolver.ts';
-import type { RelayConfig } from './config.ts';
+import { openGeoIp } from './adapters/mmdb/mmdb-geo-ip.ts';
+import { OutboxMailer } from './adapters/outbox/outbox-mailer.ts';
+import { openRedisRateLimiter } from './adapters/redis/redis-rate-limiter.ts';
+import { SmtpMailer } from './adapters/smtp/smtp-mailer.ts';
+import { publicUrls, type RelayConfig } from './config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
+import { ipGrouping } from './core/ip-group.ts';
 import { Vault } from './core/vault.ts';
+import { registerManagementRateLimiter } from './planes/management/rate-limit.ts';
 import type { Bus } from './ports/bus.ts';
+import type { GeoIp } from './ports/geo-ip.ts';
+import type { RateLimiter } from './ports/rate-limiter.ts';
 import type { Resolver } from './ports/resolver.ts';
 import { type BootstrapResult, bootstrapIfEmpty, verifyMasterKey } from './services/bootstrap.ts';
 import { buildServices, type Services } from './services/index.ts';
+import { IpConfirmationService } from './services/ip-confirmation.ts';
 import { SecurityEventService } from './services/security-events.ts';
 
 /**
@@ -33,6 +43,14 @@ export interface Relay {
   readonly bus: Bus;
   readonly services: Services;
   readonly securityEvents: SecurityEventService;
+  /** Country lookups for geo rules: the .mmdb file is read on first use (the proxy's start), then kept. */
+  readonly geoIp: GeoIp;
+  /** Rate-limit buckets and brute-force counters: Redis when RELAY_REDIS_URL is set (shared by every node), else in process. */
+  readonly rateLimiter: RateLimiter;
+  /** Every outgoing mail: recorded in the outbox and logged, delivered over SMTP when RELAY_SMTP_URL is set. */
+  readonly mailer: OutboxMailer;
+  /** New-IP confirmation for human recipients (SPEC §6): trusted networks, pending confirmations, the mail. */
+  readonly ipConfirmations: IpConfirmationService;
   close(): Promise<void>;
 }
 
@@ -96,7 +114,43 @@ export async function openRelay(
       resolver: options.resolver ?? systemResolver,
       allowPrivateUpstreams: config.allowPrivateUpstreams,
     });
+    const rateLimiter: RateLimiter =
+      config.redisUrl === ''
+        ? new MemoryRateLimiter()
+        : openRedisRateLimiter(config.redisUrl, {
+            onError: (error) => logger.warn({ err: { message: error.message } }, 'redis (rate limits) error'),
+          });
+    registerManagementRateLimiter(services, rateLimiter);
+    const securityEvents = new SecurityEventService(store, clock, logger);
+    const mailer = new OutboxMailer({
+      outbox: store.outbox,
+      clock,
+      logger,
+      ...(config.smtpUrl === ''
+        ? {}
+        : { transport: new SmtpMailer({ url: config.smtpUrl, from: config.smtpFrom }) }),
+    });
+    const ipConfirmations = new IpConfirmationService({
+      store,
+      clock,
+      bus,
+      logger,
+      mailer,
+      securityEvents,
+      grouping: ipGrouping({
+        ipv6Prefix: config.ipv6GroupPrefix,
+        sharedEgressRanges: config.sharedEgressRanges,
+      }),
+      ttlHours: config.ipConfirmationTtlHours,
+      cacheTtlMs: config.credentialCacheTtlMs,
+      publicApiUrl: publicUrls(config).publicApiUrl,
+    });
+    let geoIp: GeoIp | undefined;
     const relay: Relay = {
+      get geoIp() {
+        geoIp ??= openGeoIp(config.geoipDb);
+        return geoIp;
+      },
       config,
       logger,
       clock,
@@ -105,8 +159,16 @@ export async function openRelay(
       vault,
       bus,
       services,
-      securityEvents: new SecurityEventService(store, clock, logger),
+      securityEvents,
+      rateLimiter,
+      mailer,
+      ipConfirmations,
       async close() {
+        // Mail and security events still being sent are written before the store closes.
+        await ipConfirmations.drain();
+        ipConfirmations.close();
+        await mailer.close();
+        await rateLimiter.close();
         await bus.close();
         await store.close();
       },

@@ -151,6 +151,12 @@ export const SETTINGS = [
     doc: 'Log level of the JSON log (stdout).',
   },
   {
+    env: 'RELAY_SCAN_MAX_BODY_BYTES',
+    type: 'integer',
+    default: '10485760',
+    doc: 'Largest request body a connection with secret_scanning `reject` accepts (it is held until scanned, so nothing reaches the upstream before the verdict); larger bodies get 413. warn and redact stream with bounded memory and have no limit.',
+  },
+  {
     env: 'RELAY_REDIS_URL',
     type: 'string',
     default: '',
@@ -247,7 +253,7 @@ export const SETTINGS = [
     env: 'RELAY_REQUIRE_POSTGRES',
     type: 'boolean',
     default: 'false',
-    doc: 'Tests only: fail, instead of skipping with a notice, when PostgreSQL cannot be reached. CI sets it.',
+    doc: 'Tests only: fail, instead of skipping with a notice, when PostgreSQL or Redis cannot be reached. CI sets it.',
   },
 ] as const satisfies readonly Setting[];
 
@@ -276,6 +282,7 @@ export interface RelayConfig {
   readonly auditBatchSize: number;
   readonly auditMaxBacklog: number;
   readonly logLevel: string;
+  readonly scanMaxBodyBytes: number;
   readonly redisUrl: string;
   readonly trustedProxies: readonly string[];
   readonly smtpUrl: string;
@@ -404,6 +411,7 @@ export function loadConfig(env: Env = process.env): RelayConfig {
     auditBatchSize: Math.max(1, value('RELAY_AUDIT_BATCH_SIZE') as number),
     auditMaxBacklog: value('RELAY_AUDIT_MAX_BACKLOG') as number,
     logLevel: String(value('RELAY_LOG_LEVEL')),
+    scanMaxBodyBytes: value('RELAY_SCAN_MAX_BODY_BYTES') as number,
     redisUrl: String(value('RELAY_REDIS_URL')),
     trustedProxies: listOf(String(value('RELAY_TRUSTED_PROXIES'))),
     smtpUrl: String(value('RELAY_SMTP_URL')),
@@ -428,7 +436,9 @@ export function publicUrls(
   ports: { readonly proxy?: number; readonly api?: number } = {},
 ): { readonly proxyBaseUrl: string; readonly publicApiUrl: string } {
   return {
-    proxyBaseUrl: config.publicProxyUrl || `http://localhost:${ports.proxy ?? config.proxyPort}`,
+    proxyBaseUrl:
+      config.publicProxyUrl ||
+      `${config.tlsCertFile === '' ? 'http' : 'https'}://localhost:${ports.proxy ?? config.proxyPort}`,
     publicApiUrl: config.publicApiUrl || `http://localhost:${ports.api ?? config.apiPort}`,
   };
 }

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { openRelay, type Relay } from './app.ts';
 import { publicUrls, type RelayConfig } from './config.ts';
 import { createLogger } from './logger.ts';
+import { TrustedProxies } from './planes/client-ip.ts';
 import { buildManagementApi } from './planes/management/server.ts';
 import { buildProxy, type ProxyPlane } from './planes/proxy/server.ts';
 import type { BootstrapResult } from './services/bootstrap.ts';
@@ -45,7 +46,7 @@ export async function startRelay(
     if (config.apiEnabled) {
       // The API port is only known after listen(0); share links read publicApiUrl lazily.
       const urls = { proxyBaseUrl: '', publicApiUrl: '' };
-      api = buildManagementApi({
+      const apiContext = {
         services: relay.services,
         clock: relay.clock,
         logger,
@@ -57,10 +58,16 @@ export async function startRelay(
         },
         bodyLimit: config.maxRequestBodyBytes,
         version: VERSION,
-      });
+        ipConfirmations: relay.ipConfirmations,
+        // Read by the authentication hook (auth.ts) so token IP rules see the same client as the proxy.
+        trustedProxies: new TrustedProxies(config.trustedProxies),
+      };
+      api = buildManagementApi(apiContext);
       await api.listen({ port: config.apiPort, host: config.apiHost });
       ports.api = (api.server.address() as AddressInfo).port;
       Object.assign(urls, publicUrls(config, ports));
+      // Confirm links in new-IP mails point at this listener.
+      relay.ipConfirmations.setPublicApiUrl(urls.publicApiUrl);
     }
   } catch (error) {
     await proxy?.close();

@@ -10,10 +10,12 @@ import { doctorGroup } from './commands/doctor.ts';
 import { initGroup } from './commands/init.ts';
 import { keysGroup } from './commands/keys.ts';
 import { migrateGroup } from './commands/migrate.ts';
+import { outboxGroup } from './commands/outbox.ts';
 import { presetsGroup } from './commands/presets.ts';
 import { recipientsGroup } from './commands/recipients.ts';
 import { startGroup } from './commands/start.ts';
 import { tokensGroup } from './commands/tokens.ts';
+import { trustedIpsGroup } from './commands/trusted-ips.ts';
 import { describeError, exitCodeOf, isParseArgsError, UsageError } from './errors.ts';
 import { commandHelp, commandPath, groupHelp, topHelp } from './help.ts';
 import { Output } from './output.ts';
@@ -29,11 +31,13 @@ export const GROUPS: readonly GroupSpec[] = [
   doctorGroup,
   connectionsGroup,
   recipientsGroup,
+  trustedIpsGroup,
   credentialsGroup,
   tokensGroup,
   apiKeysGroup,
   presetsGroup,
   adminAuditGroup,
+  outboxGroup,
   keysGroup,
   migrateGroup,
   configGroup,

@@ -66,6 +66,7 @@ export const ERRORS = Object.freeze({
   // 413 / 415 / 422
   payload_too_large: define('payload_too_large', 413, 'Request body too large'),
   unsupported_media_type: define('unsupported_media_type', 415, 'Unsupported media type'),
+  secret_detected: define('secret_detected', 422, 'Request body contains a secret'),
   risk_acknowledgement_required: define(
     'risk_acknowledgement_required',
     422,

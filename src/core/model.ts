@@ -80,6 +80,8 @@ export interface CredentialPolicies {
   readonly client_cert_fingerprints?: readonly string[];
   /** When true, a request without one of the listed client certificates is refused. */
   readonly mtls_required?: boolean;
+  /** A decoy (SPEC §8): any use raises a critical `canary_used` event and is answered as an unknown token. */
+  readonly canary?: boolean;
 }
 
 export interface Credential {
@@ -164,6 +166,25 @@ export interface WorkspaceSettings {
   readonly ip_allowlist?: readonly string[];
   readonly geo?: GeoRules;
   readonly rate_limit_profiles?: Readonly<Record<string, RateProfile>>;
+  /** Who is mailed when a high or critical security event is raised (SPEC §8). */
+  readonly alert_emails?: readonly string[];
+  /** Receives every high or critical security event, signed with `security_webhook_secret`. */
+  readonly security_webhook_url?: string | null;
+  /** HMAC-SHA256 key of the `Relay-Signature` header; shown once, when the webhook is set, never by any view. */
+  readonly security_webhook_secret?: string | null;
+  /** Auto-lockdown (SPEC §8): while `locked`, the proxy refuses every call of the workspace. */
+  readonly lockdown?: WorkspaceLockdown;
+}
+
+export interface WorkspaceLockdown {
+  readonly locked: boolean;
+  readonly reason: string;
+  readonly locked_at: string;
+  /** The unresolved critical events that tripped it. */
+  readonly event_ids: readonly string[];
+  readonly lifted_at: string | null;
+  /** Who lifted it: a management token id. */
+  readonly lifted_by: string | null;
 }
 
 export interface Workspace {

@@ -14,6 +14,7 @@ import type {
 import { compileGlob, globCovers } from '../core/path-glob.ts';
 import { checkPolicies } from '../core/policies.ts';
 import { findPreset, type Preset } from '../core/presets.ts';
+import { checkRateProfileName } from '../core/rate-limit.ts';
 import { hasHighFindings, reviewScope } from '../core/safety-review.ts';
 import { hashToken, issueToken } from '../core/tokens.ts';
 import type { ListOptions, Page, Repositories } from '../ports/store.ts';
@@ -268,7 +269,18 @@ export class CredentialService {
           throw new RelayError('recipient_revoked', `recipient ${recipient.id} is revoked`);
       }
       const presets = await this.#checkGrants(tx, actor.workspaceId, grants);
+      if (input.rate_limit_profile !== undefined) {
+        const workspace = await tx.workspaces.get(actor.workspaceId);
+        unwrap(checkRateProfileName(input.rate_limit_profile, workspace?.settings));
+      }
       const ipMode = input.ip_mode ?? defaultIpMode(recipient, ipAllowlist);
+      if (ipMode === 'confirm_new_ip' && (recipient?.kind !== 'human' || recipient.email === null)) {
+        // The confirmation goes by e-mail to a person: without one, every new network would be refused forever.
+        throw new RelayError(
+          'validation_failed',
+          'ip_mode confirm_new_ip needs a human recipient with an e-mail address; use allowlist (or none) otherwise',
+        );
+      }
       const review = reviewScope({
         grants,
         presets,

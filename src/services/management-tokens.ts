@@ -4,6 +4,7 @@ import { cidrContains, parseCidr } from '../core/ip.ts';
 import type { Actor, ApiScope, ManagementRole, ManagementToken, ProvisionerBounds } from '../core/model.ts';
 import { compileGlob } from '../core/path-glob.ts';
 import { checkPolicies } from '../core/policies.ts';
+import { checkRateProfileName } from '../core/rate-limit.ts';
 import { hashToken, issueToken, isWellFormedToken } from '../core/tokens.ts';
 import type { ListOptions, Page, Repositories } from '../ports/store.ts';
 import { recordAdminAction } from './admin-audit.ts';
@@ -214,6 +215,10 @@ export class ManagementTokenService {
       expiresAt: input.expires_at === undefined ? null : new Date(input.expires_at).toISOString(),
     });
     return store.transaction(async (tx) => {
+      if (input.rate_limit_profile !== undefined) {
+        const workspace = await tx.workspaces.get(actor.workspaceId);
+        unwrap(checkRateProfileName(input.rate_limit_profile, workspace?.settings));
+      }
       const created = await insertManagementToken(tx, actor, clock.now(), input);
       await recordAdminAction(
         tx,

@@ -1,6 +1,7 @@
 import { RelayError, unwrap } from '../core/errors.ts';
 import type { Actor, Workspace, WorkspaceSettings } from '../core/model.ts';
 import { checkGeoRules } from '../core/policies.ts';
+import { checkCustomProfiles, checkRateProfileName } from '../core/rate-limit.ts';
 import { recordAdminAction } from './admin-audit.ts';
 import { checkIpAllowlist } from './credentials.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -43,11 +44,11 @@ export class WorkspaceService {
     await store.transaction(async (tx) => {
       const current = await tx.workspaces.get(actor.workspaceId);
       if (!current) throw new RelayError('not_found', 'workspace not found');
-      await tx.workspaces.updateSettings(actor.workspaceId, {
-        ...current.settings,
-        ...patch,
-        ...(geo === undefined ? {} : { geo }),
-      });
+      const next = { ...current.settings, ...patch, ...(geo === undefined ? {} : { geo }) };
+      if (patch.rate_limit_profiles !== undefined) unwrap(checkCustomProfiles(patch.rate_limit_profiles));
+      if (next.default_rate_limit_profile !== null)
+        unwrap(checkRateProfileName(next.default_rate_limit_profile, next));
+      await tx.workspaces.updateSettings(actor.workspaceId, next);
       await recordAdminAction(tx, clock, actor, 'workspace.update', actor.workspaceId, {
         changed: Object.keys(patch),
       });

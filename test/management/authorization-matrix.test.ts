@@ -241,6 +241,32 @@ const ROUTES: Readonly<Record<string, RouteCase>> = {
     resource: 'connections',
     prepare: async () => ({ path: '/api/v1/presets' }),
   },
+  'GET /api/v1/recipients/{id}/trusted-ips': {
+    access: 'read',
+    resource: 'recipients',
+    prepare: async (f) => ({ path: `/api/v1/recipients/${f.recipientId}/trusted-ips` }),
+  },
+  'DELETE /api/v1/recipients/{id}/trusted-ips/{ip}': {
+    access: 'admin',
+    resource: 'recipients',
+    prepare: async (f) => {
+      const recipient = await createRecipient(f.relay);
+      await f.relay.running.relay.store.trustedIps.add({
+        workspaceId: f.relay.workspaceId,
+        recipientId: recipient.id,
+        ipGroup: '203.0.113.9',
+        firstIp: '203.0.113.9',
+        source: 'confirmed',
+        createdAt: new Date().toISOString(),
+      });
+      return { path: `/api/v1/recipients/${recipient.id}/trusted-ips/203.0.113.9` };
+    },
+  },
+  'GET /api/v1/outbox': {
+    access: 'admin',
+    resource: 'outbox',
+    prepare: async () => ({ path: '/api/v1/outbox' }),
+  },
   'GET /api/v1/openapi.json': {
     access: 'public',
     resource: 'meta',

@@ -3,6 +3,8 @@ import { RelayError } from '../../core/errors.ts';
 import { cidrContains, parseCidr, parseIp } from '../../core/ip.ts';
 import type { ManagementToken } from '../../core/model.ts';
 import { type CompiledGlob, compileGlob, matchesAny } from '../../core/path-glob.ts';
+import { certificateAccepted } from '../client-cert.ts';
+import { identifyClient, NO_TRUSTED_PROXIES, type TrustedProxies } from '../client-ip.ts';
 import type { ManagementContext } from './context.ts';
 
 /** Management API accepts `Authorization: Bearer <token>` and `X-API-Key: <token>` (SPEC §3). */
@@ -66,20 +68,37 @@ function withinKeyScopes(token: ManagementToken, resource: string | undefined, m
   return token.scopes.some((s) => s === '*' || s === `${resource}:*` || s === `${resource}:${action}`);
 }
 
+/** RELAY_TRUSTED_PROXIES for the management API (set by main.ts; absent: the socket is the client). */
+export interface ClientIdentityContext {
+  readonly trustedProxies?: TrustedProxies;
+}
+
 /**
  * Runs on every request before its body is read, so an unauthenticated caller
  * learns nothing about schemas. Order: authenticate (401), network (403
- * ip_not_allowed), the token's own API scope, then its role. Viewers read;
+ * ip_not_allowed), client certificate (403 client_certificate_required), the
+ * token's own API scope, then its role. Viewers read;
  * provisioners reach only the routes marked for them; admins reach everything.
  */
-export function authenticate(ctx: ManagementContext) {
+export function authenticate(ctx: ManagementContext & ClientIdentityContext) {
+  const trusted = ctx.trustedProxies ?? NO_TRUSTED_PROXIES;
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const access = request.routeOptions.config?.access ?? 'admin';
     if (access === 'public' || request.routeOptions.url === undefined) return;
     const token = await ctx.services.tokens.authenticate(presentedToken(request));
     request.principal = token;
-    if (token.ipAllowlist.length > 0 && !ipAllowed(request.ip, token.ipAllowlist)) {
-      throw new RelayError('ip_not_allowed', `this token may not be used from ${request.ip}`);
+    // The client as the proxy plane sees it: the socket, or X-Forwarded-For from trusted proxies only.
+    const client = identifyClient(request.raw.socket, request.raw.headers, trusted);
+    if (token.ipAllowlist.length > 0 && !ipAllowed(client.ip, token.ipAllowlist)) {
+      throw new RelayError('ip_not_allowed', `this token may not be used from ${client.ip}`);
+    }
+    if (!certificateAccepted(token.policies, client.certFingerprint)) {
+      throw new RelayError(
+        'client_certificate_required',
+        client.certFingerprint === undefined
+          ? 'this token requires a registered client certificate'
+          : 'the client certificate presented is not registered for this token',
+      );
     }
     const method = request.method;
     const route = `${method} ${request.routeOptions.url}`;

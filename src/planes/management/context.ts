@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.ts';
 import type { Actor, ManagementToken } from '../../core/model.ts';
 import type { Services } from '../../services/index.ts';
+import type { IpConfirmationService } from '../../services/ip-confirmation.ts';
 
 /**
  * Who may call a route: anyone (`public`), viewers and admins (`read`), admins
@@ -31,6 +32,8 @@ export interface ManagementContext {
   readonly publicApiUrl: string;
   readonly bodyLimit: number;
   readonly version: string;
+  /** New-IP confirmation (confirm page, trusted IPs). Optional so that API-only test builds need not wire it; its routes answer 503 without it. */
+  readonly ipConfirmations?: IpConfirmationService;
 }
 
 export function actorOf(request: { principal?: ManagementToken; ip: string }): Actor {

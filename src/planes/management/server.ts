@@ -5,13 +5,17 @@ import { newRequestId } from '../request-id.ts';
 import { authenticate } from './auth.ts';
 import type { ManagementContext } from './context.ts';
 import { openApiDocument, type RouteRecord } from './openapi.ts';
+import { managementRateLimit } from './rate-limit.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { credentialRoutes } from './routes/credentials.ts';
+import { ipConfirmationRoutes } from './routes/ip-confirmations.ts';
+import { outboxRoutes } from './routes/outbox.ts';
 import { presetRoutes } from './routes/presets.ts';
 import { recipientRoutes } from './routes/recipients.ts';
 import { shareLinkRoutes } from './routes/share-links.ts';
 import { tokenRoutes } from './routes/tokens.ts';
+import { trustedIpRoutes } from './routes/trusted-ips.ts';
 import { workspaceRoutes } from './routes/workspace.ts';
 import { fieldErrors, validatorCompiler } from './validation.ts';
 
@@ -79,6 +83,7 @@ export function buildManagementApi(ctx: ManagementContext): FastifyInstance {
   });
   // onRequest: authenticated before the body is read or validated.
   app.addHook('onRequest', authenticate(ctx));
+  app.addHook('onRequest', managementRateLimit(ctx));
   app.addHook('onResponse', async (request, reply) => {
     ctx.logger.info(
       {
@@ -121,6 +126,9 @@ export function buildManagementApi(ctx: ManagementContext): FastifyInstance {
   auditRoutes(app, ctx);
   presetRoutes(app);
   shareLinkRoutes(app, ctx);
+  trustedIpRoutes(app, ctx);
+  outboxRoutes(app, ctx);
+  ipConfirmationRoutes(app, ctx);
 
   let document: Record<string, unknown> | undefined;
   app.get(

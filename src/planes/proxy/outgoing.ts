@@ -14,8 +14,11 @@ const FORWARDED_HEADERS = [
   'x-forwarded-port',
   'x-real-ip',
 ];
-/** undici refuses `expect`, and `host` is set from the upstream origin. */
-const RELAY_OWNED = ['host', 'expect'];
+/**
+ * undici refuses `expect`; `host` is set from the upstream origin; a client-certificate
+ * fingerprint vouched for by a trusted proxy is Relay's business, never the upstream's.
+ */
+const RELAY_OWNED = ['host', 'expect', 'x-client-cert-fingerprint'];
 
 export type ForwardedMode = 'off' | 'set';
 

@@ -6,10 +6,11 @@ import type { AuditRecord } from '../../core/audit.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
-import { cidrContains, parseCidr, parseIp } from '../../core/ip.ts';
 import { type CanonicalTarget, canonicalizeTarget } from '../../core/request-target.ts';
 import { evaluateScope } from '../../core/scope.ts';
+import { createScanner } from '../../core/secret-scan/index.ts';
 import type { AuditSink } from '../../ports/audit-sink.ts';
+import { identifyClient, NO_TRUSTED_PROXIES, type TrustedProxies } from '../client-ip.ts';
 import { newRequestId } from '../request-id.ts';
 import type { AuthCache } from './auth-cache.ts';
 import { connectionListed, HOP_BY_HOP } from './hop-by-hop.ts';
@@ -17,6 +18,7 @@ import { locateCredential } from './locate-credential.ts';
 import { buildOutgoing, type ForwardedMode, locationAccepted, queryWithout } from './outgoing.ts';
 import { type AuthFailureGuard, type ProxyPolicy, runPolicies } from './policy.ts';
 import { writeDecision } from './respond.ts';
+import { createScanStream, type SecretScanStream } from './scan-stream.ts';
 import type { Upstream, Upstreams } from './upstreams.ts';
 
 export interface PipelineDeps {
@@ -30,8 +32,12 @@ export interface PipelineDeps {
   readonly authGuard: AuthFailureGuard;
   /** Access policies run after authentication, before scope (see policy.ts). */
   readonly policies: readonly ProxyPolicy[];
+  /** Largest body held for a verdict on connections whose secret scanning mode is `reject`. */
+  readonly maxScannedBodyBytes: number;
   /** Above this many unwritten audit records, requests are refused: Relay never proxies unaudited. */
   readonly maxAuditBacklog: number;
+  /** RELAY_TRUSTED_PROXIES: only from these is X-Forwarded-For walked and X-Client-Cert-Fingerprint read. */
+  readonly trustedProxies?: TrustedProxies;
 }
 
 /** What the audit record of one request accumulates as the pipeline runs. */
@@ -50,6 +56,32 @@ interface Trace {
   upstreamMs: number | null;
   bytesIn: number;
   bytesOut: number;
+}
+
+/**
+ * Reads a request body of at most `limit` bytes and scans it in reject mode.
+ * Only for connections that reject secrets: the verdict must come before any
+ * byte is forwarded, so the body is held (bounded) rather than streamed.
+ */
+async function readAndJudge(
+  body: Readable,
+  limit: number,
+): Promise<{ kind: 'ok'; body: Buffer } | { kind: 'too_large' } | { kind: 'secret'; rule: string }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      return { kind: 'too_large' };
+    }
+    chunks.push(chunk);
+  }
+  const buffered = Buffer.concat(chunks, size);
+  const scanner = createScanner({ mode: 'reject' });
+  scanner.push(buffered);
+  const { rejected } = scanner.end();
+  return rejected === undefined ? { kind: 'ok', body: buffered } : { kind: 'secret', rule: rejected.rule };
 }
 
 /**
@@ -93,14 +125,10 @@ function responseHeaders(
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(raw)) {
     // `relay-decision` is Relay's own: an upstream must not be able to pose as a Relay refusal.
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !drop.has(name) && name !== 'relay-decision') out[name] = value;
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !drop.has(name) && name !== 'relay-decision')
+      out[name] = value;
   }
   return out;
-}
-
-function clientIp(req: IncomingMessage): string {
-  const raw = req.socket.remoteAddress ?? '';
-  return raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw;
 }
 
 /** Path for the audit log when the target could not be canonicalized: bounded, query dropped. */
@@ -222,15 +250,54 @@ export function createPipeline(deps: PipelineDeps) {
       req.headers['content-length'] !== undefined
         ? req.headers['content-length'] !== '0'
         : req.headers['transfer-encoding'] !== undefined;
-    let body: Transform | null = null;
+    let body: Readable | Buffer | null = null;
+    let scanner: SecretScanStream | undefined;
     if (hasBody) {
-      body = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          trace.bytesIn += chunk.length;
-          done(null, chunk);
-        },
-      });
-      req.pipe(body);
+      const counted = req.pipe(
+        new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            trace.bytesIn += chunk.length;
+            done(null, chunk);
+          },
+        }),
+      );
+      const mode = upstream.connection.options.secret_scanning;
+      if (mode === 'reject') {
+        // Nothing may reach the upstream before the verdict: read the body (bounded), then judge it.
+        const verdict = await readAndJudge(counted, deps.maxScannedBodyBytes);
+        if (verdict.kind === 'too_large') {
+          const status = writeDecision(
+            res,
+            'payload_too_large',
+            `bodies scanned for secrets are limited to ${deps.maxScannedBodyBytes} bytes`,
+            trace.requestId,
+          );
+          return finish(trace, 'blocked', status, 'payload_too_large', ua);
+        }
+        if (verdict.kind === 'secret') {
+          logger.warn(
+            { request_id: trace.requestId, connection_id: upstream.connection.id, rule: verdict.rule },
+            'request body refused: secret detected',
+          );
+          const status = writeDecision(
+            res,
+            'secret_detected',
+            `the request body contains a secret (${verdict.rule}); it was not forwarded`,
+            trace.requestId,
+          );
+          return finish(trace, 'blocked', status, 'secret_detected', ua);
+        }
+        body = verdict.body;
+        outgoing.headers['content-length'] = String(verdict.body.length);
+        delete outgoing.headers['transfer-encoding'];
+      } else if (mode === 'warn' || mode === 'redact') {
+        scanner = createScanStream({ mode });
+        body = counted.pipe(scanner);
+        // Redaction changes the length: the body goes out chunked.
+        if (mode === 'redact') delete outgoing.headers['content-length'];
+      } else {
+        body = counted;
+      }
     }
     const abort = new AbortController();
     const onClose = () => {
@@ -262,7 +329,17 @@ export function createPipeline(deps: PipelineDeps) {
     if (response.headers['content-length'] === undefined) res.flushHeaders();
     const failure = await streamBody(response.body, res, trace);
     res.off('close', onClose);
-    if (failure === undefined) return finish(trace, 'allowed', response.statusCode, null, ua);
+    const scanned = scanner !== undefined && scanner.findingCount > 0;
+    if (scanned) {
+      const rules = [...new Set(scanner?.findings.map((f) => f.rule))];
+      const mode = upstream.connection.options.secret_scanning;
+      logger.warn(
+        { request_id: trace.requestId, connection_id: upstream.connection.id, rules, mode },
+        'secret detected in request body',
+      );
+    }
+    if (failure === undefined)
+      return finish(trace, 'allowed', response.statusCode, scanned ? 'secret_detected' : null, ua);
     const reason = abort.signal.aborted ? 'client_closed' : upstreamFailure(failure).code;
     response.body.destroy();
     res.destroy();
@@ -270,11 +347,13 @@ export function createPipeline(deps: PipelineDeps) {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Who is calling: socket address and certificate, or what a trusted proxy vouches for.
+    const client = identifyClient(req.socket, req.headers, deps.trustedProxies ?? NO_TRUSTED_PROXIES);
     const trace: Trace = {
       requestId: newRequestId(),
       started: performance.now(),
       at: new Date(clock.now()).toISOString(),
-      ip: clientIp(req),
+      ip: client.ip,
       method: req.method ?? '',
       path: rawPathOf(req.url),
       query: null,
@@ -353,6 +432,7 @@ export function createPipeline(deps: PipelineDeps) {
       req,
       requestId: trace.requestId,
       clientIp: trace.ip,
+      clientCertFingerprint: client.certFingerprint,
       entry,
       upstream,
       target,

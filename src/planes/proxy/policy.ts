@@ -15,6 +15,11 @@ export interface PolicyContext {
   readonly requestId: string;
   /** The client address as Relay trusts it (socket, or X-Forwarded-For from trusted proxies). */
   readonly clientIp: string;
+  /**
+   * SHA-256 fingerprint (normalised) of the client certificate: verified by Relay's own
+   * TLS listener, or from `X-Client-Cert-Fingerprint` sent by a trusted proxy. Absent: none.
+   */
+  readonly clientCertFingerprint?: string | undefined;
   readonly entry: AuthEntry;
   readonly upstream: Upstream;
   readonly target: CanonicalTarget;

@@ -1,15 +1,22 @@
-import { createServer, type Server } from 'node:http';
 import type { Relay } from '../../app.ts';
 import type { AuditSink } from '../../ports/audit-sink.ts';
 import { WorkerAuditWriter } from '../../services/worker-audit-writer.ts';
+import { TrustedProxies } from '../client-ip.ts';
+import { createListener, type Listener, tlsOptions } from '../tls.ts';
 import { AuthCache } from './auth-cache.ts';
 import { createPipeline } from './pipeline.ts';
+import { clientCertificate } from './policies/client-cert.ts';
+import { geoRules } from './policies/geo.ts';
 import { credentialIpAllowlist } from './policies/ip-allowlist.ts';
-import { noAuthFailureGuard } from './policy.ts';
+import { newIpConfirmation } from './policies/new-ip.ts';
+import { proxyThrottles } from './policies/rate-limit.ts';
+import { workspaceIpAllowlist } from './policies/workspace-ip.ts';
 import { Upstreams } from './upstreams.ts';
+import { WorkspaceSettingsCache } from './workspace-settings.ts';
 
 export interface ProxyPlane {
-  readonly server: Server;
+  /** node:http, or node:https when RELAY_TLS_CERT_FILE/KEY_FILE are set. */
+  readonly server: Listener;
   readonly audit: AuditSink;
   /** Stops accepting, lets in-flight requests finish, then flushes every audit record. */
   close(): Promise<void>;
@@ -20,6 +27,10 @@ const DRAIN_MS = 10_000;
 
 export function buildProxy(relay: Relay): ProxyPlane {
   const { config, store, bus, clock, logger, services } = relay;
+  // Read before anything that holds resources: a bad TLS file, proxy list or geo database stops start-up here.
+  const tls = tlsOptions(config);
+  const trustedProxies = new TrustedProxies(config.trustedProxies);
+  const geoIp = relay.geoIp;
   const audit = new WorkerAuditWriter(
     {
       databaseUrl: config.databaseUrl,
@@ -35,6 +46,13 @@ export function buildProxy(relay: Relay): ProxyPlane {
     connectTimeoutMs: config.upstreamConnectTimeoutMs,
     timeoutMs: config.upstreamTimeoutMs,
   });
+  const workspaceSettings = new WorkspaceSettingsCache(
+    store.workspaces,
+    bus,
+    clock,
+    config.credentialCacheTtlMs,
+  );
+  const throttles = proxyThrottles(relay, workspaceSettings);
   const handler = createPipeline({
     auth,
     upstreams,
@@ -42,11 +60,21 @@ export function buildProxy(relay: Relay): ProxyPlane {
     clock,
     logger,
     forwarded: config.forwardedHeaders,
-    authGuard: noAuthFailureGuard,
-    policies: [credentialIpAllowlist],
+    maxScannedBodyBytes: config.scanMaxBodyBytes,
+    authGuard: throttles.authGuard,
+    policies: [
+      workspaceIpAllowlist(workspaceSettings),
+      geoRules({ settings: workspaceSettings, geoIp, unknown: config.geoipUnknown }),
+      clientCertificate,
+      credentialIpAllowlist,
+      newIpConfirmation(relay.ipConfirmations),
+      throttles.rateLimit,
+    ],
     maxAuditBacklog: config.auditMaxBacklog,
+    trustedProxies,
   });
-  const server = createServer(
+  const server = createListener(
+    tls,
     { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 },
     handler,
   );
@@ -73,6 +101,8 @@ export function buildProxy(relay: Relay): ProxyPlane {
         await audit.close();
         await upstreams.close();
         auth.close();
+        workspaceSettings.close();
+        throttles.close();
       })();
       return closing;
     },
