@@ -10,7 +10,7 @@ export interface ApiResponse {
 export async function callApi(
   apiOrigin: string,
   token: string,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PATCH',
   path: string,
   body?: unknown,
 ): Promise<ApiResponse> {
@@ -38,7 +38,7 @@ export async function callApi(
 export async function callApiWhenUp(
   apiOrigin: string,
   token: string,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PATCH',
   path: string,
   body: unknown,
   timeoutMs: number,
