@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The `relay` command. A published package runs the compiled dist/; a checkout
-// runs the TypeScript sources directly (Node's type stripping).
+// The `relay` command. A checkout runs the TypeScript sources directly (Node's type
+// stripping), even when a dist/ was built there, so a stale build never shadows the
+// code; a published package or image (no src/) runs the compiled dist/.
 import { existsSync } from 'node:fs';
 
 const major = Number(process.versions.node.split('.')[0]);
@@ -9,8 +10,8 @@ if (major < 24) {
   process.exit(1);
 }
 
-const built = new URL('../dist/cli/main.js', import.meta.url);
-const entry = existsSync(built) ? built : new URL('../src/cli/main.ts', import.meta.url);
+const source = new URL('../src/cli/main.ts', import.meta.url);
+const entry = existsSync(source) ? source : new URL('../dist/cli/main.js', import.meta.url);
 
 try {
   const { main } = await import(entry.href);

@@ -13,9 +13,11 @@ import { MemoryRateLimiter } from './adapters/memory/memory-rate-limiter.ts';
 import { systemResolver } from './adapters/memory/system-resolver.ts';
 import { openGeoIp } from './adapters/mmdb/mmdb-geo-ip.ts';
 import { OutboxMailer } from './adapters/outbox/outbox-mailer.ts';
+import { openRedisBus } from './adapters/redis/redis-bus.ts';
 import { openRedisRateLimiter } from './adapters/redis/redis-rate-limiter.ts';
 import { SmtpMailer } from './adapters/smtp/smtp-mailer.ts';
 import { publicUrls, type RelayConfig } from './config.ts';
+import { AuditSealer } from './core/audit-seal.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import { ipGrouping } from './core/ip-group.ts';
 import { Vault } from './core/vault.ts';
@@ -27,7 +29,10 @@ import type { Resolver } from './ports/resolver.ts';
 import { type BootstrapResult, bootstrapIfEmpty, verifyMasterKey } from './services/bootstrap.ts';
 import { buildServices, type Services } from './services/index.ts';
 import { IpConfirmationService } from './services/ip-confirmation.ts';
+import { RelayMetrics } from './services/metrics.ts';
+import { buildSecurityResponse, type SecurityResponse } from './services/security-alerts-plane.ts';
 import { SecurityEventService } from './services/security-events.ts';
+import { VERSION } from './version.ts';
 
 /**
  * The composition root: every component is built here, from the config, and
@@ -51,6 +56,10 @@ export interface Relay {
   readonly mailer: OutboxMailer;
   /** New-IP confirmation for human recipients (SPEC §6): trusted networks, pending confirmations, the mail. */
   readonly ipConfirmations: IpConfirmationService;
+  /** Reactions to security events (SPEC §8): alerts, auto-lockdown, canaries, leak reports, the events inbox. */
+  readonly security: SecurityResponse;
+  /** Prometheus metrics (SPEC §12), served at /metrics on the management listener. */
+  readonly metrics: RelayMetrics;
   close(): Promise<void>;
 }
 
@@ -63,6 +72,22 @@ export interface OpenOptions {
   readonly create: boolean;
   readonly clock?: Clock;
   readonly resolver?: Resolver;
+}
+
+/**
+ * In-process invalidations on a single node; Redis pub/sub in cluster mode,
+ * where a node whose subscriber is down bypasses its caches (see RedisBus).
+ */
+function openBus(config: RelayConfig, logger: Logger): Bus {
+  if (config.redisUrl === '') return new MemoryBus();
+  const bus = openRedisBus(config.redisUrl, {
+    onError: (error) => logger.warn({ err: { message: error.message } }, 'redis (invalidation bus) error'),
+  });
+  bus.onHealth((healthy) => {
+    if (healthy) logger.info('invalidation bus healthy: caches in use');
+    else logger.warn('invalidation bus unhealthy: caches bypassed, every request reads the store');
+  });
+  return bus;
 }
 
 function keyProviderFor(config: RelayConfig, initialised: boolean, create: boolean): LocalKeyProvider {
@@ -100,12 +125,14 @@ export async function openRelay(
       throw new SetupError('the database is empty: run "relay init" first');
     const keys = keyProviderFor(config, initialised, options.create);
     const vault = new Vault(keys);
+    // Audit records' sensitive fields are opened on read with the same key provider.
+    store.useAuditSealer(new AuditSealer(vault, options.clock ?? systemClock));
     if (initialised) await verifyMasterKey(store, vault);
     const { applied } = await store.migrate();
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
     const clock = options.clock ?? systemClock;
     const bootstrap = options.create ? await bootstrapIfEmpty(store, vault, clock) : undefined;
-    const bus = new MemoryBus();
+    const bus = openBus(config, logger);
     const services = buildServices({
       store,
       vault,
@@ -145,6 +172,20 @@ export async function openRelay(
       cacheTtlMs: config.credentialCacheTtlMs,
       publicApiUrl: publicUrls(config).publicApiUrl,
     });
+    const security = buildSecurityResponse({
+      store,
+      clock,
+      bus,
+      logger,
+      mailer,
+      resolver: options.resolver ?? systemResolver,
+      limiter: rateLimiter,
+      securityEvents,
+      allowPrivate: config.allowPrivateUpstreams,
+      leakReportKeysFile: config.leakReportKeysFile,
+      userAgent: `Relay/${VERSION}`,
+    });
+    const metrics = new RelayMetrics({ securityEvents });
     let geoIp: GeoIp | undefined;
     const relay: Relay = {
       get geoIp() {
@@ -163,10 +204,14 @@ export async function openRelay(
       rateLimiter,
       mailer,
       ipConfirmations,
+      security,
+      metrics,
       async close() {
         // Mail and security events still being sent are written before the store closes.
         await ipConfirmations.drain();
         ipConfirmations.close();
+        await security.close();
+        metrics.close();
         await mailer.close();
         await rateLimiter.close();
         await bus.close();

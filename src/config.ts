@@ -160,7 +160,7 @@ export const SETTINGS = [
     env: 'RELAY_REDIS_URL',
     type: 'string',
     default: '',
-    doc: 'Redis for shared state (cluster mode): rate limits, brute-force counters. Empty: in-process state (single node).',
+    doc: 'Redis for shared state (cluster mode): cache invalidation between nodes (a revocation reaches every node at once; while Redis is unreachable, nodes bypass their caches and read the store), rate limits, brute-force counters. Empty: in-process state (single node).',
     secret: true,
   },
   {
@@ -250,6 +250,19 @@ export const SETTINGS = [
     doc: 'How long an IP that crossed the failure threshold is refused (429) before any credential check.',
   },
   {
+    env: 'RELAY_LEAK_REPORT_KEYS_FILE',
+    type: 'string',
+    default: '',
+    doc: 'Verification keys for `POST /api/v1/leak-reports/github` (GitHub secret-scanning partner program): a JSON file in the format GitHub serves at `https://api.github.com/meta/public_keys/secret_scanning` (`public_keys`: `key_identifier`, `key`, `is_current`). Re-read when it changes; never fetched by Relay. Empty: leak reports are refused (503).',
+  },
+  {
+    env: 'RELAY_METRICS_TOKEN',
+    type: 'string',
+    default: '',
+    doc: 'Bearer token a Prometheus scraper may present to `GET /metrics` on the management listener. Empty: `/metrics` needs an admin or viewer management token like any read route.',
+    secret: true,
+  },
+  {
     env: 'RELAY_REQUIRE_POSTGRES',
     type: 'boolean',
     default: 'false',
@@ -298,6 +311,8 @@ export interface RelayConfig {
   readonly bruteForceMaxFailures: number;
   readonly bruteForceWindowSeconds: number;
   readonly bruteForceBlockSeconds: number;
+  readonly leakReportKeysFile: string;
+  readonly metricsToken: string;
 }
 
 function listOf(text: string): readonly string[] {
@@ -427,6 +442,8 @@ export function loadConfig(env: Env = process.env): RelayConfig {
     bruteForceMaxFailures: value('RELAY_BRUTE_FORCE_MAX_FAILURES') as number,
     bruteForceWindowSeconds: value('RELAY_BRUTE_FORCE_WINDOW_SECONDS') as number,
     bruteForceBlockSeconds: value('RELAY_BRUTE_FORCE_BLOCK_SECONDS') as number,
+    leakReportKeysFile: String(value('RELAY_LEAK_REPORT_KEYS_FILE')),
+    metricsToken: String(value('RELAY_METRICS_TOKEN')),
   });
 }
 

@@ -9,6 +9,7 @@ import { createLogger } from './logger.ts';
 import { TrustedProxies } from './planes/client-ip.ts';
 import { buildManagementApi } from './planes/management/server.ts';
 import { buildProxy, type ProxyPlane } from './planes/proxy/server.ts';
+import { AuditRetentionJob } from './services/audit-retention.ts';
 import type { BootstrapResult } from './services/bootstrap.ts';
 import { VERSION } from './version.ts';
 
@@ -41,6 +42,7 @@ export async function startRelay(
   try {
     if (config.proxyEnabled) {
       proxy = buildProxy(relay);
+      relay.metrics.watchProxy(proxy.audit);
       ports.proxy = await listen(proxy.server, config.proxyPort, config.host);
     }
     if (config.apiEnabled) {
@@ -59,6 +61,8 @@ export async function startRelay(
         bodyLimit: config.maxRequestBodyBytes,
         version: VERSION,
         ipConfirmations: relay.ipConfirmations,
+        security: relay.security,
+        metrics: { registry: relay.metrics, token: config.metricsToken },
         // Read by the authentication hook (auth.ts) so token IP rules see the same client as the proxy.
         trustedProxies: new TrustedProxies(config.trustedProxies),
       };
@@ -86,6 +90,8 @@ export async function startRelay(
     },
     'relay started',
   );
+  // Hourly: audit records past their workspace's retention are pruned (the chain stays verifiable).
+  const auditRetention = new AuditRetentionJob({ store: relay.store, clock: relay.clock, logger });
   let closing: Promise<void> | undefined;
   return {
     relay,
@@ -95,6 +101,7 @@ export async function startRelay(
       closing ??= (async () => {
         // Stop taking requests, let in-flight ones finish, then flush every pending audit record.
         await Promise.all([proxy?.close(), api?.close()]);
+        await auditRetention.stop();
         await relay.close();
         logger.info('relay stopped');
       })();

@@ -3,6 +3,7 @@ import { VERSION } from '../version.ts';
 import { type CliIo, type CommandSpec, Flags, type GroupSpec } from './command.ts';
 import { adminAuditGroup } from './commands/admin-audit.ts';
 import { apiKeysGroup } from './commands/api-keys.ts';
+import { auditGroup } from './commands/audit.ts';
 import { configGroup } from './commands/config.ts';
 import { connectionsGroup } from './commands/connections.ts';
 import { credentialsGroup } from './commands/credentials.ts';
@@ -37,6 +38,7 @@ export const GROUPS: readonly GroupSpec[] = [
   apiKeysGroup,
   presetsGroup,
   adminAuditGroup,
+  auditGroup,
   outboxGroup,
   keysGroup,
   migrateGroup,

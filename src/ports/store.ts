@@ -1,4 +1,5 @@
 import type { AuditFilter, AuditRecord } from '../core/audit.ts';
+import type { ChainBreak, ChainedAuditRecord, ChainPoint } from '../core/audit-chain.ts';
 import type {
   AdminAuditEvent,
   Connection,
@@ -32,6 +33,8 @@ export interface ListOptions {
 export interface WorkspaceRepo {
   insert(workspace: Workspace): Promise<void>;
   get(id: string): Promise<Workspace | undefined>;
+  /** Inside a transaction: reads and locks the row (PostgreSQL `for update`; SQLite transactions already hold the write lock). */
+  getForUpdate(id: string): Promise<Workspace | undefined>;
   list(): Promise<readonly Workspace[]>;
   updateSettings(id: string, settings: Workspace['settings']): Promise<void>;
 }
@@ -204,12 +207,62 @@ export interface AdminAuditRepo {
   list(workspaceId: string, options: ListOptions): Promise<Page<AdminAuditEvent>>;
 }
 
+/** A workspace's audit chain: its head (last record written) and where a prune last cut it. */
+export interface AuditChainState {
+  readonly head: ChainPoint | null;
+  readonly anchor: ChainPoint | null;
+}
+
+export interface AuditPruneResult {
+  /** Chained records deleted (those before the anchor). */
+  readonly deleted: number;
+  /** Records from before the chain existed (migration 0005), deleted by age. */
+  readonly deletedUnchained: number;
+  readonly anchor: ChainPoint | null;
+  /** A prune stops short of a break in the chain: the evidence stays for `relay audit verify`. */
+  readonly stoppedAt: ChainBreak | null;
+}
+
 export interface AuditRepo {
-  /** Inserts a batch in one statement per chunk; callers pass records of any workspaces. */
-  insertMany(records: readonly AuditRecord[]): Promise<void>;
-  /** Oldest first, filtered; `workspaceId` scopes it like every other read. */
+  /**
+   * Seals and chains a batch (callers pass records of any workspaces) and inserts it.
+   * Each workspace's chain is locked until the transaction commits (one is opened if the
+   * caller has none). With `resent` (a batch sent again after the writer crashed, which may
+   * have committed it), records whose id is already stored are skipped.
+   */
+  insertMany(records: readonly AuditRecord[], options?: { readonly resent?: boolean }): Promise<void>;
+  /** Oldest first, filtered, sensitive fields opened; `workspaceId` scopes it like every other read. */
   list(workspaceId: string, filter: AuditFilter, options: ListOptions): Promise<Page<AuditRecord>>;
   count(workspaceId: string): Promise<number>;
+  /** Records after position `seq` in chain order, opened: what a live tail polls for. */
+  after(workspaceId: string, seq: number, limit: number): Promise<readonly SequencedAuditRecord[]>;
+  chainState(workspaceId: string): Promise<AuditChainState>;
+  /** Records with `afterSeq < seq <= uptoSeq` exactly as stored (sealed), for verification. */
+  chainPage(
+    workspaceId: string,
+    afterSeq: number,
+    uptoSeq: number,
+    limit: number,
+  ): Promise<readonly ChainedAuditRecord[]>;
+  findByHash(
+    workspaceId: string,
+    hash: string,
+  ): Promise<{ readonly seq: number; readonly id: string } | undefined>;
+  /** Every workspace id with a chain (including `''`, records no workspace could be attributed). */
+  chainedWorkspaces(): Promise<readonly string[]>;
+  /** Records older than migration 0005: outside the chain, and stored in plaintext. */
+  countUnchained(workspaceId: string): Promise<number>;
+  /**
+   * Deletes up to `maxRecords` of the oldest chained records written before `cutoff`, a
+   * verified prefix of the chain, and moves the anchor to the last one deleted; then the
+   * data keys no remaining record uses. Holds the chain's lock until commit, as insertMany does.
+   */
+  prune(workspaceId: string, cutoff: string, maxRecords: number, now: string): Promise<AuditPruneResult>;
+}
+
+export interface SequencedAuditRecord {
+  readonly seq: number;
+  readonly record: AuditRecord;
 }
 
 /** A sealed value somewhere in the database: enough to re-wrap it under a new master key. */

@@ -43,6 +43,8 @@ export interface IssueCredentialInput {
   readonly geo?: GeoRules;
   readonly client_cert_fingerprints?: readonly string[];
   readonly mtls_required?: boolean;
+  /** A decoy (SPEC §8): kept in its policies; the proxy raises a critical event on any use. */
+  readonly canary?: boolean;
 }
 
 export interface IssuedCredential {
@@ -245,7 +247,10 @@ export class CredentialService {
     const expiresAt = expiryFrom(now, input);
     const ttlSeconds = expiresAt === null ? null : Math.round((Date.parse(expiresAt) - now) / 1000);
     const ipAllowlist = checkIpAllowlist(input.ip_allowlist ?? []);
-    const policies = unwrap(checkPolicies(input));
+    const policies = {
+      ...unwrap(checkPolicies(input)),
+      ...(input.canary === true ? { canary: true } : {}),
+    };
     if (input.ip_mode === 'allowlist' && ipAllowlist.length === 0) {
       throw new RelayError('validation_failed', 'ip_mode allowlist needs a non-empty ip_allowlist');
     }
@@ -342,6 +347,7 @@ export class CredentialService {
         findings: review.map((f) => `${f.severity}:${f.code}`),
         acknowledged_risks: hasHighFindings(review),
         share_link: share !== undefined,
+        ...(policies.canary === true ? { canary: true } : {}),
       });
       return record;
     });

@@ -85,6 +85,7 @@ export class IpConfirmationService {
   readonly #firstUseQueue = new Map<string, Promise<void>>();
   readonly #background = new Set<Promise<void>>();
   readonly #unsubscribe: () => void;
+  readonly #unsubscribeHealth: () => void;
   #publicApiUrl: string;
   /** Bumped by every invalidation: a store read that raced one is used once but not cached. */
   #generation = 0;
@@ -98,6 +99,12 @@ export class IpConfirmationService {
       ttlMs: Math.min(LOCKED_TTL_MS, deps.cacheTtlMs),
     });
     this.#unsubscribe = deps.bus.onInvalidation((m) => this.#invalidate(m));
+    // Fail closed: a bus that went down or came back may have missed a change, so drop everything.
+    this.#unsubscribeHealth = deps.bus.onHealth(() => {
+      this.#generation++;
+      this.#trusted.clear();
+      this.#locked.clear();
+    });
   }
 
   /** The management listener's URL is known only once it listens (port 0): links use the latest. */
@@ -112,6 +119,8 @@ export class IpConfirmationService {
   known(workspaceId: string, recipientId: string, ip: string): Admission | undefined {
     const group = this.#deps.grouping.groupOf(ip);
     if (group === undefined) return 'unknown_address';
+    // While the bus is down memory is not believed: `admit` reads the store.
+    if (!this.#deps.bus.healthy) return undefined;
     const key = RecipientNetworkCache.key(workspaceId, recipientId, group);
     const now = this.#deps.clock.now();
     if (this.#trusted.has(key, now)) return 'trusted';
@@ -388,6 +397,7 @@ export class IpConfirmationService {
 
   close(): void {
     this.#unsubscribe();
+    this.#unsubscribeHealth();
     this.#trusted.clear();
     this.#locked.clear();
   }

@@ -1,11 +1,15 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import type { AuditWorkerData } from '../adapters/db/audit-worker.ts';
 import type { AuditRecord } from '../core/audit.ts';
 import type { AuditSink } from '../ports/audit-sink.ts';
 
 export interface WorkerAuditOptions {
   readonly databaseUrl: string;
   readonly dataDir: string;
+  /** The worker seals records itself: it builds its key provider from these, as the main thread does. */
+  readonly masterKey: string;
+  readonly masterKeyFile: string;
   /** How long a record may wait before its batch is handed to the writer. */
   readonly intervalMs: number;
   /** A batch this large is handed over at once. */
@@ -49,7 +53,12 @@ export class WorkerAuditWriter implements AuditSink {
 
   #spawn(): Worker {
     const worker = new Worker(WORKER_URL, {
-      workerData: { databaseUrl: this.#options.databaseUrl, dataDir: this.#options.dataDir },
+      workerData: {
+        databaseUrl: this.#options.databaseUrl,
+        dataDir: this.#options.dataDir,
+        masterKey: this.#options.masterKey,
+        masterKeyFile: this.#options.masterKeyFile,
+      } satisfies AuditWorkerData,
     });
     worker.on('message', (message: WorkerMessage) => this.#onMessage(message));
     worker.on('error', (error) => {
@@ -62,7 +71,8 @@ export class WorkerAuditWriter implements AuditSink {
         'audit worker exited; restarting and resending',
       );
       this.#worker = this.#spawn();
-      for (const [seq, records] of this.#unacked) this.#worker.postMessage({ type: 'batch', seq, records });
+      for (const [seq, records] of this.#unacked)
+        this.#worker.postMessage({ type: 'batch', seq, records, resent: true });
     });
     return worker;
   }

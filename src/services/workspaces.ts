@@ -42,7 +42,8 @@ export class WorkspaceService {
     if (patch.ip_allowlist !== undefined) checkIpAllowlist(patch.ip_allowlist);
     const geo = patch.geo === undefined ? undefined : unwrap(checkGeoRules(patch.geo, 'settings.geo'));
     await store.transaction(async (tx) => {
-      const current = await tx.workspaces.get(actor.workspaceId);
+      // Locked: a concurrent writer (auto-lockdown, webhook change) must not be overwritten.
+      const current = await tx.workspaces.getForUpdate(actor.workspaceId);
       if (!current) throw new RelayError('not_found', 'workspace not found');
       const next = { ...current.settings, ...patch, ...(geo === undefined ? {} : { geo }) };
       if (patch.rate_limit_profiles !== undefined) unwrap(checkCustomProfiles(patch.rate_limit_profiles));

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { issueToken } from '../../src/core/tokens.ts';
 import { insertManagementToken } from '../../src/services/management-tokens.ts';
 import { type ApiResponse, DIALECTS, skipFor, startTestRelay, type TestRelay } from '../harness.ts';
+import { leakReportSigner } from '../security/helpers.ts';
 import {
   connectionBody,
   createConnection,
@@ -35,7 +36,12 @@ interface Fixtures {
 interface Prepared {
   readonly path: string;
   readonly body?: unknown;
+  /** Headers the route itself needs (a leak report's signature), sent with the caller's. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
+
+/** Leak reports authenticate by signature: the matrix Relay trusts this test key. */
+const leakSigner = leakReportSigner();
 
 interface RouteCase {
   readonly access: Access;
@@ -267,10 +273,75 @@ const ROUTES: Readonly<Record<string, RouteCase>> = {
     resource: 'outbox',
     prepare: async () => ({ path: '/api/v1/outbox' }),
   },
+  'GET /api/v1/audit/export': {
+    access: 'read',
+    resource: 'audit',
+    prepare: async () => ({ path: '/api/v1/audit/export?format=csv' }),
+  },
+  'GET /api/v1/audit/stream': {
+    access: 'read',
+    resource: 'audit',
+    prepare: async () => ({ path: '/api/v1/audit/stream' }),
+  },
   'GET /api/v1/openapi.json': {
     access: 'public',
     resource: 'meta',
     prepare: async () => ({ path: '/api/v1/openapi.json' }),
+  },
+  'GET /api/v1/security-events': {
+    access: 'read',
+    resource: 'security',
+    prepare: async () => ({ path: '/api/v1/security-events' }),
+  },
+  'POST /api/v1/security-events/{id}/resolve': {
+    access: 'admin',
+    resource: 'security',
+    prepare: async (f) => {
+      const event = await f.relay.running.relay.securityEvents.raise({
+        workspaceId: f.relay.workspaceId,
+        kind: 'matrix',
+        severity: 'low',
+        subject: 'matrix',
+      });
+      return { path: `/api/v1/security-events/${event?.id}/resolve` };
+    },
+  },
+  'POST /api/v1/workspace/lockdown/lift': {
+    access: 'admin',
+    resource: 'workspace',
+    prepare: async () => ({ path: '/api/v1/workspace/lockdown/lift' }),
+  },
+  'PUT /api/v1/workspace/security-webhook': {
+    access: 'admin',
+    resource: 'workspace',
+    prepare: async () => ({
+      path: '/api/v1/workspace/security-webhook',
+      body: { url: 'https://hooks.example.com/relay' },
+    }),
+  },
+  'DELETE /api/v1/workspace/security-webhook': {
+    access: 'admin',
+    resource: 'workspace',
+    prepare: async () => ({ path: '/api/v1/workspace/security-webhook' }),
+  },
+  'POST /api/v1/leak-reports/github': {
+    access: 'public',
+    resource: 'leak-reports',
+    prepare: async () => {
+      const body = [
+        {
+          token: issueToken('proxy').token,
+          type: 'relay_proxy_token',
+          url: 'https://github.com/x',
+          source: 'content',
+        },
+      ];
+      return {
+        path: '/api/v1/leak-reports/github',
+        body,
+        headers: leakSigner.headers(JSON.stringify(body)),
+      };
+    },
   },
 };
 
@@ -314,7 +385,7 @@ async function documentedOperations(relay: TestRelay): Promise<DocOperation[]> {
 
 for (const dialect of DIALECTS) {
   describe(dialect, { skip: skipFor(dialect) }, async () => {
-    const relay = await startTestRelay(dialect);
+    const relay = await startTestRelay(dialect, { RELAY_LEAK_REPORT_KEYS_FILE: leakSigner.keysFile });
     const { store } = relay.running.relay;
     const upstreamSecret = distinctSecret('matrix-upstream');
     const connection = await createConnection(relay, {
@@ -495,7 +566,7 @@ for (const dialect of DIALECTS) {
           });
         }
         const send = async (method: string, prepared: Prepared) => {
-          const headers: Record<string, string> = { ...caller.headers };
+          const headers: Record<string, string> = { ...caller.headers, ...prepared.headers };
           if (prepared.body !== undefined) headers['content-type'] = 'application/json';
           const body = prepared.body === undefined ? undefined : JSON.stringify(prepared.body);
           const res = await rawApi(relay, method, prepared.path, headers, body);

@@ -1,6 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AuditRecord } from '../../core/audit.ts';
+import { AuditSealer } from '../../core/audit-seal.ts';
+import { systemClock } from '../../core/clock.ts';
+import { Vault } from '../../core/vault.ts';
 import { writeAuditBatch } from '../../services/audit-batch.ts';
+import { LocalKeyProvider } from '../local-key/local-key-provider.ts';
 import { openStore } from './open-store.ts';
 
 /**
@@ -8,18 +12,32 @@ import { openStore } from './open-store.ts';
  * SQL work (statement building, SQLite's synchronous writes, PostgreSQL
  * encoding), so none of it runs on the proxy's event loop. Batches are written
  * in arrival order; each is acknowledged only once committed. A failed write is
- * retried with backoff, never dropped.
+ * retried with backoff, never dropped. Sealing the sensitive fields and hash-
+ * chaining the records (core/audit-seal.ts, core/audit-chain.ts) happen here too,
+ * with a key provider built from the same configuration as the main thread's.
  */
 interface BatchMessage {
   readonly type: 'batch';
   readonly seq: number;
   readonly records: readonly AuditRecord[];
+  /** Sent again after a worker died: the dead worker may have committed it. */
+  readonly resent?: boolean;
 }
 
 const port = parentPort;
 if (!port) throw new Error('audit-worker must run as a worker thread');
-const { databaseUrl, dataDir } = workerData as { databaseUrl: string; dataDir: string };
+export interface AuditWorkerData {
+  readonly databaseUrl: string;
+  readonly dataDir: string;
+  readonly masterKey: string;
+  readonly masterKeyFile: string;
+}
+
+const { databaseUrl, dataDir, masterKey, masterKeyFile } = workerData as AuditWorkerData;
 const store = openStore(databaseUrl, dataDir);
+store.useAuditSealer(
+  new AuditSealer(new Vault(LocalKeyProvider.fromConfig({ masterKey, masterKeyFile })), systemClock),
+);
 const queue: BatchMessage[] = [];
 let writing = false;
 let failures = 0;
@@ -45,6 +63,7 @@ async function drain(): Promise<void> {
         await writeAuditBatch(
           store,
           take.flatMap((b) => b.records),
+          { resent: take.some((b) => b.resent === true) },
         );
         failures = 0;
         port?.postMessage({ type: 'ack', seqs: take.map((b) => b.seq) });

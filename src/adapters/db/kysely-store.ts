@@ -1,5 +1,6 @@
-import { CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import { Migrator } from 'kysely/migration';
+import type { AuditSealer } from '../../core/audit-seal.ts';
 import { RelayError } from '../../core/errors.ts';
 import type {
   IpConfirmation,
@@ -11,16 +12,15 @@ import type {
   Store,
   StoreDialect,
 } from '../../ports/store.ts';
+import { auditRepo } from './audit-repo.ts';
 import { migrationProvider } from './migrations.ts';
 import {
   adminAuditRow,
-  auditRow,
   connectionRow,
   credentialRow,
   managementTokenRow,
   recipientRow,
   toAdminAudit,
-  toAudit,
   toConnection,
   toCredential,
   toManagementToken,
@@ -128,54 +128,15 @@ function toSecurityEvent(r: Database['security_events']): SecurityEvent {
   };
 }
 
-const AUDIT_COLUMNS = [
-  'workspace_id',
-  'id',
-  'at',
-  'request_id',
-  'connection_id',
-  'credential_id',
-  'recipient_id',
-  'method',
-  'path',
-  'query',
-  'decision',
-  'reason',
-  'status',
-  'duration_ms',
-  'upstream_ms',
-  'bytes_in',
-  'bytes_out',
-  'ip',
-  'user_agent',
-] as const satisfies ReadonlyArray<keyof Database['audit_events']>;
-
-const auditSqlCache = new Map<string, string>();
-
-/** `insert into audit_events (…) values (…), (…)` for `rows` rows, with the dialect's placeholders. */
-function auditInsertSql(dialect: StoreDialect, rows: number): string {
-  const key = `${dialect}:${rows}`;
-  let text = auditSqlCache.get(key);
-  if (text === undefined) {
-    let n = 0;
-    const placeholder = () => (dialect === 'postgres' ? `$${++n}` : '?');
-    const tuples = Array.from({ length: rows }, () => `(${AUDIT_COLUMNS.map(placeholder).join(', ')})`);
-    text = `insert into audit_events (${AUDIT_COLUMNS.join(', ')}) values ${tuples.join(', ')}`;
-    auditSqlCache.set(key, text);
-  }
-  return text;
-}
-
-/** 19 columns a row: 400 rows (7,600 parameters) stay under SQLite's 32,766 and PostgreSQL's 65,535 limits. */
-const AUDIT_CHUNK = 400;
-
 /** Sealed columns across the schema: the registry `relay keys rotate-master` walks. */
 const SEALED_COLUMNS = [
   { table: 'connections', field: 'secret_sealed' },
   { table: 'share_links', field: 'token_sealed' },
+  // Audit data keys (core/audit-seal.ts): re-wrapping them keeps every sealed audit field readable.
+  { table: 'audit_keys', field: 'key_sealed' },
 ] as const;
 
-function repositories(db: Db, dialect: StoreDialect): Repositories {
+function repositories(db: Db, dialect: StoreDialect, auditSealer?: AuditSealer): Repositories {
   return {
     workspaces: {
       async insert(w) {
@@ -183,6 +144,12 @@ function repositories(db: Db, dialect: StoreDialect): Repositories {
       },
       async get(id) {
         const row = await db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
+        return row && toWorkspace(row);
+      },
+      async getForUpdate(id) {
+        let query = db.selectFrom('workspaces').selectAll().where('id', '=', id);
+        if (dialect === 'postgres') query = query.forUpdate();
+        const row = await query.executeTakeFirst();
         return row && toWorkspace(row);
       },
       async list() {
@@ -434,57 +401,7 @@ function repositories(db: Db, dialect: StoreDialect): Repositories {
         );
       },
     },
-    audit: {
-      async insertMany(records) {
-        // Chunked so a large batch stays under SQLite's and PostgreSQL's bound-parameter limits.
-        // The statement text depends only on the chunk size, so it is built once per size
-        // (Kysely would rebuild a 7,600-value AST for every batch: most of the writer's time).
-        for (let i = 0; i < records.length; i += AUDIT_CHUNK) {
-          const chunk = records.slice(i, i + AUDIT_CHUNK);
-          const parameters = chunk.flatMap((r) => {
-            const row = auditRow(r);
-            return AUDIT_COLUMNS.map((c) => row[c]);
-          });
-          await db.executeQuery(CompiledQuery.raw(auditInsertSql(dialect, chunk.length), parameters));
-        }
-      },
-      async list(workspaceId, filter, options) {
-        let query = db
-          .selectFrom('audit_events')
-          .selectAll()
-          .where('workspace_id', '=', workspaceId)
-          .orderBy('at')
-          .orderBy('id')
-          .limit(options.limit + 1);
-        if (filter.credentialId !== undefined) query = query.where('credential_id', '=', filter.credentialId);
-        if (filter.recipientId !== undefined) query = query.where('recipient_id', '=', filter.recipientId);
-        if (filter.connectionId !== undefined) query = query.where('connection_id', '=', filter.connectionId);
-        if (filter.decision !== undefined) query = query.where('decision', '=', filter.decision);
-        if (filter.status !== undefined) query = query.where('status', '=', filter.status);
-        if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
-        if (filter.until !== undefined) query = query.where('at', '<', filter.until);
-        const cursor = cursorOrThrow(options.cursor);
-        if (cursor) {
-          const [at, id] = cursor;
-          query = query.where((eb) =>
-            eb.or([eb('at', '>', at), eb.and([eb('at', '=', at), eb('id', '>', id)])]),
-          );
-        }
-        return pageOf(
-          query.execute().then((rows) => rows.map((r) => ({ ...r, created_at: r.at }))),
-          options.limit,
-          toAudit,
-        );
-      },
-      async count(workspaceId) {
-        const row = await db
-          .selectFrom('audit_events')
-          .select((eb) => eb.fn.countAll<string | number>().as('n'))
-          .where('workspace_id', '=', workspaceId)
-          .executeTakeFirstOrThrow();
-        return Number(row.n);
-      },
-    },
+    audit: auditRepo(db, dialect, auditSealer),
     shareLinks: {
       async insert(l) {
         await db
@@ -805,7 +722,8 @@ function repositories(db: Db, dialect: StoreDialect): Repositories {
 export class KyselyStore implements Store {
   readonly dialect: StoreDialect;
   readonly #db: Kysely<Database>;
-  readonly #repos: Repositories;
+  #repos: Repositories;
+  #auditSealer: AuditSealer | undefined;
   readonly #onClose: () => Promise<void>;
 
   constructor(db: Kysely<Database>, dialect: StoreDialect, onClose: () => Promise<void> = async () => {}) {
@@ -858,13 +776,23 @@ export class KyselyStore implements Store {
     return this.#repos.meta;
   }
 
+  /**
+   * Audit records are sealed on write and opened on read (core/audit-seal.ts). A store
+   * opened without the master key lists them with the sealed fields shown as `[sealed]`
+   * and cannot write them.
+   */
+  useAuditSealer(sealer: AuditSealer): void {
+    this.#auditSealer = sealer;
+    this.#repos = repositories(this.#db, this.dialect, sealer);
+  }
+
   /** The Kysely instance, for adapters that extend the schema (tests use it to tamper with rows). */
   get db(): Kysely<Database> {
     return this.#db;
   }
 
   transaction<T>(work: (tx: Repositories) => Promise<T>): Promise<T> {
-    return this.#db.transaction().execute((trx) => work(repositories(trx, this.dialect)));
+    return this.#db.transaction().execute((trx) => work(repositories(trx, this.dialect, this.#auditSealer)));
   }
 
   #migrator(): Migrator {

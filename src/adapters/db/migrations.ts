@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, PostgresAdapter } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
 
 /**
@@ -245,6 +245,57 @@ const migrations: Record<string, Migration> = {
         .on('security_events')
         .columns(['workspace_id', 'at'])
         .execute();
+    },
+  },
+  '0005_audit_integrity': {
+    async up(db: Kysely<unknown>) {
+      // Audit at rest (core/audit-chain.ts, core/audit-seal.ts): each record's place in its
+      // workspace's hash chain and the data key that sealed its sensitive fields. Records
+      // already stored keep nulls: they stay readable, outside the chain, until pruned.
+      for (const [column, type] of [
+        ['seq', 'bigint'],
+        ['prev_hash', 'text'],
+        ['hash', 'text'],
+        ['key_id', 'text'],
+        ['sealed', 'text'],
+      ] as const) {
+        await db.schema.alterTable('audit_events').addColumn(column, type).execute();
+      }
+      // Unique: two writers can never both take the same position (a broken lock fails, not forks).
+      await db.schema
+        .createIndex('audit_events_ws_seq_idx')
+        .on('audit_events')
+        .columns(['workspace_id', 'seq'])
+        .unique()
+        .execute();
+      await db.schema
+        .createTable('audit_keys')
+        .addColumn('workspace_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('key_sealed', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_seq', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('audit_keys_pk', ['workspace_id', 'id'])
+        .execute();
+      await db.schema
+        .createTable('audit_chains')
+        .addColumn('workspace_id', 'text', (c) => c.primaryKey())
+        .addColumn('head_seq', 'bigint', (c) => c.notNull())
+        .addColumn('head_hash', 'text', (c) => c.notNull())
+        .addColumn('anchor_seq', 'bigint')
+        .addColumn('anchor_hash', 'text')
+        .addColumn('anchor_at', 'text')
+        .execute();
+      // The hash covers durations as written; PostgreSQL's `real` is 4 bytes and would round
+      // them, so a record would no longer match its hash when read back. SQLite's REAL is 8 bytes.
+      if (db.getExecutor().adapter instanceof PostgresAdapter) {
+        for (const column of ['duration_ms', 'upstream_ms']) {
+          await db.schema
+            .alterTable('audit_events')
+            .alterColumn(column, (c) => c.setDataType('double precision'))
+            .execute();
+        }
+      }
     },
   },
 };

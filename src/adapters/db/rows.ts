@@ -1,4 +1,3 @@
-import type { AuditRecord } from '../../core/audit.ts';
 import type {
   AdminAuditEvent,
   AuthType,
@@ -13,7 +12,6 @@ import type {
 } from '../../core/model.ts';
 import type {
   AdminAuditTable,
-  AuditEventTable,
   ConnectionTable,
   CredentialTable,
   ManagementTokenTable,
@@ -188,47 +186,4 @@ export const toAdminAudit = (r: AdminAuditTable): AdminAuditEvent => ({
   subject: r.subject,
   metadata: parse(r.metadata),
   ip: r.ip,
-});
-
-export const auditRow = (a: AuditRecord): AuditEventTable => ({
-  workspace_id: a.workspaceId,
-  id: a.id,
-  at: a.at,
-  request_id: a.requestId,
-  connection_id: a.connectionId,
-  credential_id: a.credentialId,
-  recipient_id: a.recipientId,
-  method: a.method,
-  path: a.path,
-  query: a.query,
-  decision: a.decision,
-  reason: a.reason,
-  status: a.status,
-  duration_ms: a.durationMs,
-  upstream_ms: a.upstreamMs,
-  bytes_in: a.bytesIn,
-  bytes_out: a.bytesOut,
-  ip: a.ip,
-  user_agent: a.userAgent,
-});
-export const toAudit = (r: AuditEventTable): AuditRecord => ({
-  workspaceId: r.workspace_id,
-  id: r.id,
-  at: r.at,
-  requestId: r.request_id,
-  connectionId: r.connection_id,
-  credentialId: r.credential_id,
-  recipientId: r.recipient_id,
-  method: r.method,
-  path: r.path,
-  query: r.query,
-  decision: r.decision as AuditRecord['decision'],
-  reason: r.reason,
-  status: Number(r.status),
-  durationMs: Number(r.duration_ms),
-  upstreamMs: r.upstream_ms === null ? null : Number(r.upstream_ms),
-  bytesIn: Number(r.bytes_in),
-  bytesOut: Number(r.bytes_out),
-  ip: r.ip,
-  userAgent: r.user_agent,
 });

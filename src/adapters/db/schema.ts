@@ -187,8 +187,46 @@ export interface AuditEventTable {
   user_agent: string | null;
 }
 
+/** Columns migration 0005 added to `audit_events`: the hash chain and the sealing key. */
+export interface AuditChainColumns {
+  /** Position in the workspace's hash chain (1, 2, 3, …); null for records written before 0005. */
+  seq: number | null;
+  prev_hash: string | null;
+  /** SHA-256 over the record as stored and `prev_hash` (core/audit-chain.ts). */
+  hash: string | null;
+  /** The `audit_keys` row whose key sealed path, query, ip and user_agent; null: plaintext (before 0005). */
+  key_id: string | null;
+  /** Path, query, ip and user agent, sealed as one message; those columns then hold '' or null. */
+  sealed: string | null;
+}
+
+/** Audit data keys (core/audit-seal.ts): one per writer, workspace and hour. */
+export interface AuditKeyTable {
+  workspace_id: string;
+  id: string;
+  /** The key, sealed by the vault (AAD binds table, workspace, id and field): re-wrapped by rotate-master. */
+  key_sealed: string;
+  created_at: string;
+  /** The highest seq sealed with it: once pruned past, no record needs it and it is deleted. */
+  last_seq: number;
+}
+
+/** One row per audit chain (workspace, or `''` for unattributed records). */
+export interface AuditChainTable {
+  workspace_id: string;
+  /** The last record written: the next one follows it. */
+  head_seq: number;
+  head_hash: string;
+  /** The last record a prune deleted: verification starts from it. */
+  anchor_seq: number | null;
+  anchor_hash: string | null;
+  anchor_at: string | null;
+}
+
 export interface Database {
-  audit_events: AuditEventTable;
+  audit_events: AuditEventTable & AuditChainColumns;
+  audit_keys: AuditKeyTable;
+  audit_chains: AuditChainTable;
   relay_meta: MetaTable;
   workspaces: WorkspaceTable;
   connections: ConnectionTable;

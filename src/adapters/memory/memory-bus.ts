@@ -4,6 +4,11 @@ import type { Bus, Invalidation } from '../../ports/bus.ts';
 export class MemoryBus implements Bus {
   readonly #handlers = new Set<(message: Invalidation) => void>();
 
+  /** Nothing crosses a network, so nothing can be missed. */
+  get healthy(): boolean {
+    return true;
+  }
+
   async publishInvalidation(message: Invalidation): Promise<void> {
     for (const handler of this.#handlers) handler(message);
   }
@@ -11,6 +16,10 @@ export class MemoryBus implements Bus {
   onInvalidation(handler: (message: Invalidation) => void): () => void {
     this.#handlers.add(handler);
     return () => this.#handlers.delete(handler);
+  }
+
+  onHealth(_handler: (healthy: boolean) => void): () => void {
+    return () => {};
   }
 
   async close(): Promise<void> {

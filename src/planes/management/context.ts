@@ -3,6 +3,11 @@ import type { Clock } from '../../core/clock.ts';
 import type { Actor, ManagementToken } from '../../core/model.ts';
 import type { Services } from '../../services/index.ts';
 import type { IpConfirmationService } from '../../services/ip-confirmation.ts';
+import type { LeakReportService } from '../../services/leak-reports.ts';
+import type { LockdownService } from '../../services/lockdown.ts';
+import type { RelayMetrics } from '../../services/metrics.ts';
+import type { SecurityAlerts } from '../../services/security-alerts.ts';
+import type { SecurityEventInbox } from '../../services/security-alerts-inbox.ts';
 
 /**
  * Who may call a route: anyone (`public`), viewers and admins (`read`), admins
@@ -34,6 +39,17 @@ export interface ManagementContext {
   readonly version: string;
   /** New-IP confirmation (confirm page, trusted IPs). Optional so that API-only test builds need not wire it; its routes answer 503 without it. */
   readonly ipConfirmations?: IpConfirmationService;
+  /** Security events, alerting, lockdown and leak reports (SPEC §8). Optional likewise: their routes answer 503 without it. */
+  readonly security?: SecurityContext;
+  /** `GET /metrics`: the Relay's metrics and RELAY_METRICS_TOKEN (empty: management tokens only). */
+  readonly metrics?: { readonly registry: RelayMetrics; readonly token: string };
+}
+
+export interface SecurityContext {
+  readonly inbox: SecurityEventInbox;
+  readonly alerts: SecurityAlerts;
+  readonly lockdown: LockdownService;
+  readonly leakReports: LeakReportService;
 }
 
 export function actorOf(request: { principal?: ManagementToken; ip: string }): Actor {

@@ -100,7 +100,9 @@ export function apiKeyView(t: ManagementToken) {
 }
 
 export function workspaceView(w: Workspace) {
-  return { id: w.id, name: w.name, settings: { ...w.settings }, created_at: w.createdAt };
+  // The webhook signing secret is shown once when set, never on read.
+  const { security_webhook_secret: _secret, ...settings } = w.settings;
+  return { id: w.id, name: w.name, settings, created_at: w.createdAt };
 }
 
 export function adminAuditView(e: AdminAuditEvent) {

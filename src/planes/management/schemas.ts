@@ -191,6 +191,12 @@ export const CredentialCreate = Type.Object(
     geo: Type.Optional(GeoRulesSchema),
     client_cert_fingerprints: Type.Optional(Type.Array(Fingerprint, { maxItems: 20 })),
     mtls_required: Type.Optional(Type.Boolean()),
+    canary: Type.Optional(
+      Type.Boolean({
+        description:
+          'A decoy: any use raises a critical canary_used security event and is answered 401 like an unknown token; the upstream is never contacted.',
+      }),
+    ),
   },
   strict,
 );
@@ -238,6 +244,7 @@ const credentialFields = {
     ),
     client_cert_fingerprints: Type.Optional(Type.Array(Type.String())),
     mtls_required: Type.Optional(Type.Boolean()),
+    canary: Type.Optional(Type.Boolean()),
   }),
   created_by: Type.String(),
   created_at: DateTime,
@@ -353,6 +360,22 @@ export const WorkspaceSettings = Type.Object({
   rate_limit_profiles: Type.Optional(
     Type.Record(Type.String(), Type.Object({ per_minute: Type.Integer(), burst: Type.Integer() })),
   ),
+  alert_emails: Type.Optional(Type.Array(Type.String())),
+  // The signing secret is deliberately absent: the serializer drops what the schema does not name.
+  security_webhook_url: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  lockdown: Type.Optional(
+    Type.Object(
+      {
+        locked: Type.Boolean(),
+        reason: Type.String(),
+        locked_at: DateTime,
+        event_ids: Type.Array(Type.String()),
+        lifted_at: NullableDateTime,
+        lifted_by: Type.Union([Type.String(), Type.Null()]),
+      },
+      { description: 'Auto-lockdown: while locked, the proxy refuses every call (403 workspace_locked).' },
+    ),
+  ),
 });
 export const WorkspaceView = Type.Object(
   { id: Type.String(), name: Type.String(), settings: WorkspaceSettings, created_at: DateTime },
@@ -371,6 +394,13 @@ export const WorkspacePatch = Type.Object(
         ip_allowlist: Type.Optional(Type.Array(Cidr, { maxItems: 100 })),
         geo: Type.Optional(GeoRulesSchema),
         rate_limit_profiles: Type.Optional(RateProfiles),
+        alert_emails: Type.Optional(
+          Type.Array(Type.String({ format: 'email', maxLength: 320 }), {
+            maxItems: 20,
+            uniqueItems: true,
+            description: 'Mailed on every high or critical security event and on lockdown.',
+          }),
+        ),
       },
       { ...strict, minProperties: 1 },
     ),

@@ -10,9 +10,12 @@ import { auditRoutes } from './routes/audit.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { credentialRoutes } from './routes/credentials.ts';
 import { ipConfirmationRoutes } from './routes/ip-confirmations.ts';
+import { leakReportRoutes } from './routes/leak-reports.ts';
+import { metricsRoutes, metricsScrapeAuth } from './routes/metrics.ts';
 import { outboxRoutes } from './routes/outbox.ts';
 import { presetRoutes } from './routes/presets.ts';
 import { recipientRoutes } from './routes/recipients.ts';
+import { securityEventRoutes } from './routes/security-events.ts';
 import { shareLinkRoutes } from './routes/share-links.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { trustedIpRoutes } from './routes/trusted-ips.ts';
@@ -82,7 +85,8 @@ export function buildManagementApi(ctx: ManagementContext): FastifyInstance {
     reply.header('x-content-type-options', 'nosniff');
   });
   // onRequest: authenticated before the body is read or validated.
-  app.addHook('onRequest', authenticate(ctx));
+  // A Prometheus scrape with RELAY_METRICS_TOKEN skips management-token authentication (routes/metrics.ts).
+  app.addHook('onRequest', metricsScrapeAuth(ctx, authenticate(ctx)));
   app.addHook('onRequest', managementRateLimit(ctx));
   app.addHook('onResponse', async (request, reply) => {
     ctx.logger.info(
@@ -129,6 +133,9 @@ export function buildManagementApi(ctx: ManagementContext): FastifyInstance {
   trustedIpRoutes(app, ctx);
   outboxRoutes(app, ctx);
   ipConfirmationRoutes(app, ctx);
+  securityEventRoutes(app, ctx);
+  leakReportRoutes(app, ctx);
+  metricsRoutes(app, ctx);
 
   let document: Record<string, unknown> | undefined;
   app.get(

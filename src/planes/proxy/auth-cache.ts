@@ -24,6 +24,8 @@ export class AuthCache {
   readonly #byHash = new Map<string, AuthEntry>();
   readonly #hashById = new Map<string, string>();
   readonly #unsubscribe: () => void;
+  readonly #bus: Pick<Bus, 'healthy'>;
+  readonly #unsubscribeHealth: () => void;
   /** Bumped by every invalidation: a load that raced one is used once but not cached. */
   #generation = 0;
 
@@ -31,7 +33,15 @@ export class AuthCache {
     this.#store = store;
     this.#clock = clock;
     this.#ttlMs = ttlMs;
+    this.#bus = bus;
     this.#unsubscribe = bus.onInvalidation((m) => this.invalidate(m));
+    // Fail closed: while the bus is down nothing is served from memory, and after it
+    // comes back nothing cached before is trusted (invalidations may have been missed).
+    this.#unsubscribeHealth = bus.onHealth(() => {
+      this.#generation++;
+      this.#byHash.clear();
+      this.#hashById.clear();
+    });
   }
 
   invalidate(message: Invalidation): void {
@@ -64,6 +74,7 @@ export class AuthCache {
   /** Synchronous fast path: a fresh cached entry, or undefined (then call `load`). */
   peek(token: string): { hash: string; entry: AuthEntry | undefined } {
     const hash = hashToken(token);
+    if (!this.#bus.healthy) return { hash, entry: undefined };
     const entry = this.#byHash.get(hash);
     if (entry && this.#clock.now() - entry.loadedAt < this.#ttlMs) return { hash, entry };
     if (entry) this.#drop(hash);
@@ -79,7 +90,8 @@ export class AuthCache {
         ? null
         : ((await this.#store.recipients.get(credential.workspaceId, credential.recipientId)) ?? null);
     const entry: AuthEntry = { credential, recipient, loadedAt: this.#clock.now() };
-    if (generation === this.#generation && credential.revokedAt === null && recipient?.revokedAt == null) {
+    const live = credential.revokedAt === null && recipient?.revokedAt == null;
+    if (generation === this.#generation && this.#bus.healthy && live) {
       this.#byHash.set(hash, entry);
       this.#hashById.set(credential.id, hash);
     }
@@ -92,6 +104,7 @@ export class AuthCache {
 
   close(): void {
     this.#unsubscribe();
+    this.#unsubscribeHealth();
     this.#byHash.clear();
     this.#hashById.clear();
   }

@@ -10,6 +10,8 @@ import { type CanonicalTarget, canonicalizeTarget } from '../../core/request-tar
 import { evaluateScope } from '../../core/scope.ts';
 import { createScanner } from '../../core/secret-scan/index.ts';
 import type { AuditSink } from '../../ports/audit-sink.ts';
+import { proxyRequestChannel } from '../../services/metrics-channels.ts';
+import type { CanaryHook } from '../../services/security-alerts-canary.ts';
 import { identifyClient, NO_TRUSTED_PROXIES, type TrustedProxies } from '../client-ip.ts';
 import { newRequestId } from '../request-id.ts';
 import type { AuthCache } from './auth-cache.ts';
@@ -38,6 +40,8 @@ export interface PipelineDeps {
   readonly maxAuditBacklog: number;
   /** RELAY_TRUSTED_PROXIES: only from these is X-Forwarded-For walked and X-Client-Cert-Fingerprint read. */
   readonly trustedProxies?: TrustedProxies;
+  /** Decoy credentials (SPEC §8): told of every authenticated use; true means answer as to an unknown token. */
+  readonly canary?: CanaryHook;
 }
 
 /** What the audit record of one request accumulates as the pipeline runs. */
@@ -186,6 +190,8 @@ export function createPipeline(deps: PipelineDeps) {
       userAgent: ua === undefined ? null : ua.slice(0, 512),
     };
     audit.record(record);
+    // Metrics hang on this channel (services/metrics-channels.ts); without subscribers it costs a property read.
+    if (proxyRequestChannel.hasSubscribers) proxyRequestChannel.publish({ record, sink: audit });
   };
 
   /** An authentication failure: refused like any other, and counted against the address. */
@@ -403,6 +409,18 @@ export function createPipeline(deps: PipelineDeps) {
     trace.credentialId = credential.id;
     trace.recipientId = credential.recipientId;
     trace.connectionId = target.connectionId;
+    // A canary gets exactly the unknown token's answer; the event is raised off the request path.
+    if (
+      deps.canary?.(credential, {
+        ip: trace.ip,
+        userAgent: req.headers['user-agent'],
+        method: trace.method,
+        path: trace.path,
+        connectionId: target.connectionId,
+        requestId: trace.requestId,
+      })
+    )
+      return refuseAuth(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
 
     // 3. Policies: status and expiry (401, no grace), then network rules.
     if (credential.revokedAt !== null || (recipient !== null && recipient.revokedAt !== null)) {

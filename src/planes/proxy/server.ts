@@ -8,6 +8,7 @@ import { createPipeline } from './pipeline.ts';
 import { clientCertificate } from './policies/client-cert.ts';
 import { geoRules } from './policies/geo.ts';
 import { credentialIpAllowlist } from './policies/ip-allowlist.ts';
+import { workspaceLockdown } from './policies/lockdown.ts';
 import { newIpConfirmation } from './policies/new-ip.ts';
 import { proxyThrottles } from './policies/rate-limit.ts';
 import { workspaceIpAllowlist } from './policies/workspace-ip.ts';
@@ -35,6 +36,8 @@ export function buildProxy(relay: Relay): ProxyPlane {
     {
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
+      masterKey: config.masterKey,
+      masterKeyFile: config.masterKeyFile,
       intervalMs: config.auditFlushMs,
       batchSize: config.auditBatchSize,
     },
@@ -63,6 +66,8 @@ export function buildProxy(relay: Relay): ProxyPlane {
     maxScannedBodyBytes: config.scanMaxBodyBytes,
     authGuard: throttles.authGuard,
     policies: [
+      // Lockdown first (SPEC §4 step 3): a locked workspace is refused whatever else would apply.
+      workspaceLockdown(workspaceSettings),
       workspaceIpAllowlist(workspaceSettings),
       geoRules({ settings: workspaceSettings, geoIp, unknown: config.geoipUnknown }),
       clientCertificate,
@@ -72,6 +77,7 @@ export function buildProxy(relay: Relay): ProxyPlane {
     ],
     maxAuditBacklog: config.auditMaxBacklog,
     trustedProxies,
+    canary: relay.security.canaries.hook,
   });
   const server = createListener(
     tls,

@@ -40,12 +40,21 @@ export class Upstreams {
   readonly #pools = new Map<string, Pool>();
   readonly #loading = new Map<string, Promise<Upstream | undefined>>();
   readonly #unsubscribe: () => void;
+  readonly #bus: Pick<Bus, 'healthy'>;
+  readonly #unsubscribeHealth: () => void;
   #generation = 0;
 
   constructor(store: Store, connections: ConnectionService, bus: Bus, options: UpstreamOptions) {
     this.#store = store;
     this.#connections = connections;
     this.#options = options;
+    this.#bus = bus;
+    // Fail closed: a bus that went down or came back may have missed a change, so drop everything.
+    this.#unsubscribeHealth = bus.onHealth(() => {
+      this.#generation++;
+      this.#entries.clear();
+      this.#loading.clear();
+    });
     this.#unsubscribe = bus.onInvalidation((m) => {
       this.#generation++;
       if (m.kind === 'connection') this.#entries.delete(`${m.workspaceId}/${m.id}`);
@@ -55,7 +64,9 @@ export class Upstreams {
     });
   }
 
+  /** Nothing while the bus is unhealthy: every request then re-reads its connection (`load`). */
   peek(workspaceId: string, id: string): Upstream | undefined {
+    if (!this.#bus.healthy) return undefined;
     return this.#entries.get(`${workspaceId}/${id}`);
   }
 
@@ -64,6 +75,8 @@ export class Upstreams {
    * connections, one token source (so one token fetch).
    */
   load(workspaceId: string, id: string): Promise<Upstream | undefined> {
+    // A load already under way may predate a change this node cannot hear about: start a fresh one.
+    if (!this.#bus.healthy) return this.#load(workspaceId, id);
     const key = `${workspaceId}/${id}`;
     let pending = this.#loading.get(key);
     if (!pending) {
@@ -77,6 +90,9 @@ export class Upstreams {
     const generation = this.#generation;
     const connection = await this.#store.connections.get(workspaceId, id);
     if (!connection) return undefined;
+    // With the bus down each request reads the row; an unchanged row keeps its decrypted key and OAuth token.
+    const known = this.#entries.get(`${workspaceId}/${id}`);
+    if (known !== undefined && JSON.stringify(known.connection) === JSON.stringify(connection)) return known;
     const secret = await this.#connections.revealSecret(connection);
     const url = new URL(connection.baseUrl);
     const origin = url.origin;
@@ -118,6 +134,7 @@ export class Upstreams {
 
   async close(): Promise<void> {
     this.#unsubscribe();
+    this.#unsubscribeHealth();
     this.#entries.clear();
     await Promise.all([...this.#pools.values()].map((p) => p.close().catch(() => {})));
     this.#pools.clear();

@@ -21,6 +21,8 @@ export class WorkspaceSettingsCache {
   readonly #entries = new Map<string, Cached>();
   readonly #loading = new Map<string, Promise<WorkspaceSettings | undefined>>();
   readonly #unsubscribe: () => void;
+  readonly #bus: Pick<Bus, 'healthy'>;
+  readonly #unsubscribeHealth: () => void;
   /** Bumped by every invalidation: a read that raced one is used once but not cached. */
   #generation = 0;
 
@@ -28,6 +30,13 @@ export class WorkspaceSettingsCache {
     this.#workspaces = workspaces;
     this.#clock = clock;
     this.#ttlMs = ttlMs;
+    this.#bus = bus;
+    // Fail closed: a bus that went down or came back may have missed a change, so drop everything.
+    this.#unsubscribeHealth = bus.onHealth(() => {
+      this.#generation++;
+      this.#entries.clear();
+      this.#loading.clear();
+    });
     this.#unsubscribe = bus.onInvalidation((m) => {
       if (m.kind !== 'workspace') return;
       this.#generation++;
@@ -42,6 +51,8 @@ export class WorkspaceSettingsCache {
    * `undefined` when the workspace does not exist.
    */
   get(workspaceId: string): WorkspaceSettings | undefined | Promise<WorkspaceSettings | undefined> {
+    // While the bus is down every request reads the store, sharing no read that may predate a change.
+    if (!this.#bus.healthy) return this.#workspaces.get(workspaceId).then((w) => w?.settings);
     const cached = this.#entries.get(workspaceId);
     if (cached && this.#clock.now() - cached.loadedAt < this.#ttlMs) return cached.settings;
     let pending = this.#loading.get(workspaceId);
@@ -65,6 +76,7 @@ export class WorkspaceSettingsCache {
 
   close(): void {
     this.#unsubscribe();
+    this.#unsubscribeHealth();
     this.#entries.clear();
   }
 }

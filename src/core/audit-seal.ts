@@ -1,0 +1,266 @@
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
+import type { AuditRecord } from './audit.ts';
+import { type ChainedAuditRecord, type ChainPoint, chainAfter } from './audit-chain.ts';
+import { randomBase62 } from './base62.ts';
+import type { Clock } from './clock.ts';
+import { associatedData, type SealRef, type Vault } from './vault.ts';
+
+/**
+ * Encryption at rest of an audit record's sensitive fields (SPEC §7, §9): the
+ * path, the query (when logged), the client IP and the user agent.
+ *
+ * Envelope scheme, with the data key shared by a run of records rather than
+ * made per record: each audit writer uses one random 256-bit data key per
+ * workspace for at most an hour or 100,000 records. The key is sealed by the
+ * Vault like any other secret (its own data key, wrapped by the master key,
+ * AAD naming `audit_keys`, the workspace and the key id) and stored once in
+ * `audit_keys`; each record names it in `key_id`. A record's four sensitive
+ * fields are sealed together, as one AES-256-GCM message (a JSON array) under
+ * that key with a fresh 96-bit IV, into the `sealed` column; the plaintext
+ * columns keep `''` or null. The AAD binds the workspace, the record id and the
+ * field list, so a ciphertext moved to another row fails to open.
+ * `relay keys rotate-master` re-wraps the `audit_keys` rows like every other
+ * sealed column; the records are not touched. A key whose records have all
+ * been pruned is deleted with them (crypto-shredding).
+ *
+ * Why not a key per record, or a message per field: the worker runs this for
+ * every proxied request, on the same cores as the proxy. A key per record costs
+ * a wrap and an insert each; and setting up one GCM operation costs far more
+ * than encrypting a few hundred bytes (about 9 µs with a reused KeyObject, 23 µs
+ * from a raw key, on the reference machine), so one message per record rather
+ * than four, and per batch one upsert of the key row.
+ */
+
+/** The field list the AAD names: the sealed message is `[path, query, ip, user_agent]`. */
+const SEALED_FIELDS = 'path,query,ip,user_agent';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** Shown instead of a sealed field read by a store opened without the master key. */
+export const SEALED_PLACEHOLDER = '[sealed]';
+/** Shown instead of a sealed field that does not open (its key gone, or the ciphertext changed). */
+export const UNREADABLE_PLACEHOLDER = '[unreadable]';
+
+const KEY_MAX_AGE_MS = 3_600_000;
+const KEY_MAX_RECORDS = 100_000;
+const READ_CACHE_SIZE = 256;
+
+/** An audit data key as stored in `audit_keys`. */
+export interface AuditDataKey {
+  readonly workspaceId: string;
+  readonly id: string;
+  readonly sealed: string;
+  readonly createdAt: string;
+}
+
+export interface SealedBatch {
+  readonly key: AuditDataKey;
+  readonly records: readonly ChainedAuditRecord[];
+}
+
+/** A record as read back: `keyId` and `sealed` null for one written before encryption (plaintext). */
+export type StoredAuditRecord = AuditRecord & {
+  readonly keyId: string | null;
+  readonly sealed: string | null;
+};
+
+/** Reads sealed data keys by id (the store's `audit_keys`). */
+export type KeyLoader = (
+  workspaceId: string,
+  keyIds: readonly string[],
+) => Promise<ReadonlyMap<string, string>>;
+
+interface WriterKey {
+  readonly ref: AuditDataKey;
+  readonly key: KeyObject;
+  readonly born: number;
+  uses: number;
+}
+
+export function auditKeyRef(workspaceId: string, id: string): SealRef {
+  return { table: 'audit_keys', workspaceId, id, field: 'key_sealed' };
+}
+
+function recordAad(workspaceId: string, recordId: string): Buffer {
+  return Buffer.from(
+    associatedData({ table: 'audit_events', workspaceId, id: recordId, field: SEALED_FIELDS }),
+    'utf8',
+  );
+}
+
+/** AES-256-GCM: base64url(iv ‖ ciphertext ‖ tag). `iv` must be fresh random bytes, never reused. */
+function encrypt(key: KeyObject, iv: Buffer, plaintext: string, aad: Buffer): string {
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(aad);
+  const body = cipher.update(plaintext, 'utf8');
+  const last = cipher.final();
+  return Buffer.concat([iv, body, last, cipher.getAuthTag()]).toString('base64url');
+}
+
+function decrypt(key: KeyObject, sealed: string, aad: Buffer): string {
+  const box = Buffer.from(sealed, 'base64url');
+  if (box.length < IV_BYTES + TAG_BYTES) throw new Error('sealed audit fields are truncated');
+  const decipher = createDecipheriv('aes-256-gcm', key, box.subarray(0, IV_BYTES));
+  decipher.setAAD(aad);
+  decipher.setAuthTag(box.subarray(box.length - TAG_BYTES));
+  const body = decipher.update(box.subarray(IV_BYTES, box.length - TAG_BYTES));
+  return Buffer.concat([body, decipher.final()]).toString('utf8');
+}
+
+type SensitiveFields = readonly [path: string, query: string | null, ip: string, userAgent: string | null];
+
+function isSensitiveFields(value: unknown): value is SensitiveFields {
+  return (
+    Array.isArray(value) &&
+    value.length === 4 &&
+    typeof value[0] === 'string' &&
+    (value[1] === null || typeof value[1] === 'string') &&
+    typeof value[2] === 'string' &&
+    (value[3] === null || typeof value[3] === 'string')
+  );
+}
+
+/** The bare record, without chain or key columns. */
+function plain(r: AuditRecord): AuditRecord {
+  return {
+    workspaceId: r.workspaceId,
+    id: r.id,
+    at: r.at,
+    requestId: r.requestId,
+    connectionId: r.connectionId,
+    credentialId: r.credentialId,
+    recipientId: r.recipientId,
+    method: r.method,
+    path: r.path,
+    query: r.query,
+    decision: r.decision,
+    reason: r.reason,
+    status: r.status,
+    durationMs: r.durationMs,
+    upstreamMs: r.upstreamMs,
+    bytesIn: r.bytesIn,
+    bytesOut: r.bytesOut,
+    ip: r.ip,
+    userAgent: r.userAgent,
+  };
+}
+
+function withFields(r: AuditRecord, text: string): AuditRecord {
+  return { ...plain(r), path: text, query: text, ip: text, userAgent: text };
+}
+
+/** What a store without the master key can show: everything but the sealed fields. */
+export function withoutSealedFields(r: StoredAuditRecord): AuditRecord {
+  return r.sealed === null ? plain(r) : withFields(r, SEALED_PLACEHOLDER);
+}
+
+export class AuditSealer {
+  readonly #vault: Vault;
+  readonly #clock: Clock;
+  /** The key each workspace's records are sealed with now (writer side). */
+  readonly #writing = new Map<string, WriterKey>();
+  /** Opened keys, most recently used last (reader side). */
+  readonly #reading = new Map<string, KeyObject>();
+
+  constructor(vault: Vault, clock: Clock) {
+    this.#vault = vault;
+    this.#clock = clock;
+  }
+
+  /** Seals the sensitive fields of `records` (all of `workspaceId`) and chains them after `head`. */
+  async seal(workspaceId: string, records: readonly AuditRecord[], head: ChainPoint): Promise<SealedBatch> {
+    const current = await this.#writerKey(workspaceId, records.length);
+    const { key, ref } = current;
+    // One call for every IV of the batch: a call per record costs about as much as the hashing.
+    const ivs = randomBytes(IV_BYTES * records.length);
+    const sealed = records.map((r, i) => ({
+      ...plain(r),
+      workspaceId,
+      path: '',
+      query: null,
+      ip: '',
+      userAgent: null,
+      keyId: ref.id,
+      sealed: encrypt(
+        key,
+        ivs.subarray(i * IV_BYTES, (i + 1) * IV_BYTES),
+        JSON.stringify([r.path, r.query, r.ip, r.userAgent] satisfies SensitiveFields),
+        recordAad(workspaceId, r.id),
+      ),
+    }));
+    return { key: ref, records: chainAfter(head, sealed) };
+  }
+
+  /** Opens the sealed fields of stored records (one key load per key not yet cached). */
+  async open(rows: readonly StoredAuditRecord[], load: KeyLoader): Promise<AuditRecord[]> {
+    const keys = await this.#readerKeys(rows, load);
+    return rows.map((r) => {
+      if (r.keyId === null || r.sealed === null) return plain(r);
+      const key = keys.get(`${r.workspaceId}\u0000${r.keyId}`);
+      if (key === undefined) return withFields(r, UNREADABLE_PLACEHOLDER);
+      let fields: unknown;
+      try {
+        fields = JSON.parse(decrypt(key, r.sealed, recordAad(r.workspaceId, r.id)));
+      } catch {
+        return withFields(r, UNREADABLE_PLACEHOLDER);
+      }
+      if (!isSensitiveFields(fields)) return withFields(r, UNREADABLE_PLACEHOLDER);
+      const [path, query, ip, userAgent] = fields;
+      return { ...plain(r), path, query, ip, userAgent };
+    });
+  }
+
+  async #writerKey(workspaceId: string, count: number): Promise<WriterKey> {
+    const now = this.#clock.now();
+    let current = this.#writing.get(workspaceId);
+    if (current === undefined || now - current.born >= KEY_MAX_AGE_MS || current.uses >= KEY_MAX_RECORDS) {
+      const raw = randomBytes(32);
+      const id = `akey_${randomBase62(20)}`;
+      const sealed = await this.#vault.seal(raw.toString('base64'), auditKeyRef(workspaceId, id));
+      const ref = { workspaceId, id, sealed, createdAt: new Date(now).toISOString() };
+      current = { ref, key: createSecretKey(raw), born: now, uses: 0 };
+      raw.fill(0);
+      this.#writing.set(workspaceId, current);
+    }
+    current.uses += count;
+    return current;
+  }
+
+  async #readerKeys(rows: readonly StoredAuditRecord[], load: KeyLoader): Promise<Map<string, KeyObject>> {
+    const found = new Map<string, KeyObject>();
+    const wanted = new Map<string, Set<string>>();
+    for (const r of rows) {
+      if (r.keyId === null) continue;
+      const cacheKey = `${r.workspaceId}\u0000${r.keyId}`;
+      if (found.has(cacheKey)) continue;
+      const cached = this.#reading.get(cacheKey);
+      if (cached !== undefined) {
+        this.#reading.delete(cacheKey);
+        this.#reading.set(cacheKey, cached);
+        found.set(cacheKey, cached);
+      } else {
+        const ids = wanted.get(r.workspaceId) ?? new Set<string>();
+        wanted.set(r.workspaceId, ids);
+        ids.add(r.keyId);
+      }
+    }
+    for (const [workspaceId, ids] of wanted) {
+      const sealed = await load(workspaceId, [...ids]);
+      for (const [id, value] of sealed) {
+        try {
+          const key = createSecretKey(
+            Buffer.from(await this.#vault.open(value, auditKeyRef(workspaceId, id)), 'base64'),
+          );
+          const cacheKey = `${workspaceId}\u0000${id}`;
+          found.set(cacheKey, key);
+          this.#reading.set(cacheKey, key);
+          if (this.#reading.size > READ_CACHE_SIZE)
+            this.#reading.delete(this.#reading.keys().next().value as string);
+        } catch {
+          // A key that does not open leaves its fields unreadable; verify reports any tampering.
+        }
+      }
+    }
+    return found;
+  }
+}
