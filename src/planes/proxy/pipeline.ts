@@ -21,6 +21,7 @@ import { buildOutgoing, type ForwardedMode, locationAccepted, queryWithout } fro
 import { type AuthFailureGuard, type ProxyPolicy, runPolicies } from './policy.ts';
 import { writeDecision } from './respond.ts';
 import { createScanStream, type SecretScanStream } from './scan-stream.ts';
+import type { ScopeBurstDetector } from './scope-bursts.ts';
 import type { Upstream, Upstreams } from './upstreams.ts';
 
 export interface PipelineDeps {
@@ -32,6 +33,8 @@ export interface PipelineDeps {
   readonly forwarded: ForwardedMode;
   /** Refuses addresses that failed authentication too often; told of each failure. */
   readonly authGuard: AuthFailureGuard;
+  /** Told of every scope refusal, to notice a credential probing outside its scope. */
+  readonly scopeBursts?: ScopeBurstDetector;
   /** Access policies run after authentication, before scope (see policy.ts). */
   readonly policies: readonly ProxyPolicy[];
   /** Largest body held for a verdict on connections whose secret scanning mode is `reject`. */
@@ -470,7 +473,10 @@ export function createPipeline(deps: PipelineDeps) {
         return Array.isArray(v) ? v.join(',') : v;
       },
     });
-    if (!scope.ok) return refuse(req, res, trace, scope.error.code, scope.error.detail);
+    if (!scope.ok) {
+      deps.scopeBursts?.refused(credential.workspaceId, credential.id, trace.ip, scope.error.code);
+      return refuse(req, res, trace, scope.error.code, scope.error.detail);
+    }
 
     // 6–8. Inject, forward and stream, audit.
     return forward(req, res, trace, target, upstream, located.found);

@@ -12,6 +12,7 @@ import { workspaceLockdown } from './policies/lockdown.ts';
 import { newIpConfirmation } from './policies/new-ip.ts';
 import { proxyThrottles } from './policies/rate-limit.ts';
 import { workspaceIpAllowlist } from './policies/workspace-ip.ts';
+import { ScopeBurstDetector } from './scope-bursts.ts';
 import { Upstreams } from './upstreams.ts';
 import { WorkspaceSettingsCache } from './workspace-settings.ts';
 
@@ -64,6 +65,7 @@ export function buildProxy(relay: Relay): ProxyPlane {
     logger,
     forwarded: config.forwardedHeaders,
     maxScannedBodyBytes: config.scanMaxBodyBytes,
+    scopeBursts: new ScopeBurstDetector(relay.securityEvents, clock),
     authGuard: throttles.authGuard,
     policies: [
       // Lockdown first (SPEC §4 step 3): a locked workspace is refused whatever else would apply.
