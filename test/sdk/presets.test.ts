@@ -12,6 +12,7 @@ import {
   sendJson,
   startFakeUpstream,
 } from './fake-upstream.ts';
+import { pathPrefixingClient, type WireExchange } from './stripe-client.ts';
 
 /**
  * Issue 4, point 6: the OpenAI, Anthropic, Stripe and GitHub presets, each driven
@@ -95,35 +96,6 @@ async function presetAccess(
 interface HttpFailure {
   readonly status?: number;
   readonly response?: { readonly headers: Record<string, string | number | undefined> };
-}
-
-/** stripe-node has no base path: prefix each request with the connection id (see stripe.test.ts). */
-function pathPrefixingClient(
-  prefix: string,
-  wire: Array<{ path: string; status: number; headers: Record<string, unknown> }>,
-): Stripe.HttpClient {
-  const inner = Stripe.createNodeHttpClient();
-  return {
-    getClientName: () => inner.getClientName(),
-    async makeRequest(host, port, path, method, headers, requestData, protocol, timeout) {
-      const response = await inner.makeRequest(
-        host,
-        port,
-        `${prefix}${path}`,
-        method,
-        headers,
-        requestData,
-        protocol,
-        timeout,
-      );
-      wire.push({
-        path: `${prefix}${path}`,
-        status: response.getStatusCode(),
-        headers: response.getHeaders(),
-      });
-      return response;
-    },
-  };
 }
 
 const notFound = (res: Parameters<typeof sendJson>[0]) =>
@@ -335,7 +307,7 @@ for (const dialect of DIALECTS) {
 
     describe('stripe', () => {
       const proxy = new URL(relay.proxyUrl);
-      const wire: Array<{ path: string; status: number; headers: Record<string, unknown> }> = [];
+      const wire: WireExchange[] = [];
       const client = new Stripe(stripe.token, {
         host: proxy.hostname,
         port: proxy.port,
