@@ -6,7 +6,7 @@ import pg from 'pg';
 import { migrationProvider } from '../../src/adapters/db/migrations.ts';
 import { openPostgres } from '../../src/adapters/db/postgres-dialect.ts';
 import { freshDatabaseUrl, skipFor, tempDir } from '../harness.ts';
-import { runRelay } from './processes.ts';
+import { runRelay } from '../relay-process.ts';
 
 /**
  * Issue 7, point 3: `relay migrate` run by several nodes at once (a rolling

@@ -7,7 +7,7 @@ import { callApi, freshDatabaseUrl, onCleanup, skipFor, tempDir } from '../harne
 import { callFrom, confirmLinkIn, page } from '../new-ip/helpers.ts';
 import { startFakeUpstream } from '../proxy/fake-upstream.ts';
 import { REDIS_URL, skipWithoutRedis } from '../rate-limit/redis.ts';
-import { percentile, runRelay, type Spawned, spawnRelay, waitForPorts } from './processes.ts';
+import { percentile, runRelay, type Spawned, spawnRelay, waitForPorts } from '../relay-process.ts';
 
 /**
  * Issue 7, point 2: two Relay nodes as separate processes on one PostgreSQL

@@ -4,8 +4,8 @@ import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:f
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { NODE, ROOT, spawnRelay, waitForPorts } from '../cluster/processes.ts';
 import { tempDir } from '../harness.ts';
+import { NODE, ROOT, spawnRelay, waitForPorts } from '../relay-process.ts';
 
 /**
  * Issue 7, point 4. No Docker here, so the deployment files are linted instead

@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openStore } from '../../src/adapters/db/open-store.ts';
 import type { AuditRecord } from '../../src/core/audit.ts';
 import { callApi, DIALECTS, freshDatabaseUrl, skipFor, tempDir } from '../harness.ts';
+import { spawnRelay, waitForPorts } from '../relay-process.ts';
 import { sendJson, startFakeUpstream } from '../sdk/fake-upstream.ts';
 
 /**
@@ -18,65 +14,10 @@ import { sendJson, startFakeUpstream } from '../sdk/fake-upstream.ts';
  * that got a complete HTTP response must have exactly one audit record.
  */
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const NODE = join(ROOT, 'node_modules', '.bin', 'node');
-const BIN = join(ROOT, 'bin', 'relay.js');
-
 const REAL_KEY = 'upstream-REAL-key-0123456789abcdef';
 const LOAD_MS = 1500;
 const SIGNAL_AT_MS = 1000;
 const WORKERS = 8;
-
-type Child = ChildProcessByStdio<null, Readable, Readable>;
-
-interface Spawned {
-  readonly child: Child;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output(): string;
-}
-
-function spawnRelay(argv: readonly string[], env: Record<string, string>): Spawned {
-  const child = spawn(NODE, [BIN, ...argv], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString('utf8');
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    out += chunk.toString('utf8');
-  });
-  const exit = once(child, 'close').then(([code, signal]) => ({
-    code: code as number | null,
-    signal: signal as NodeJS.Signals | null,
-  }));
-  after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return { child, exit, output: () => out };
-}
-
-/** `<data dir>/ports.json`, once Relay has written it (both listeners are up then). */
-async function waitForPorts(dataDir: string, relay: Spawned): Promise<{ proxy: number; api: number }> {
-  const file = join(dataDir, 'ports.json');
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (relay.child.exitCode !== null) throw new Error(`relay exited early:\n${relay.output()}`);
-    if (existsSync(file)) {
-      try {
-        const ports = JSON.parse(readFileSync(file, 'utf8')) as { proxy?: number; api?: number };
-        if (typeof ports.proxy === 'number' && typeof ports.api === 'number')
-          return { proxy: ports.proxy, api: ports.api };
-      } catch {
-        // written but not complete yet: read again
-      }
-    }
-    if (Date.now() > deadline) throw new Error(`no ports.json after 20 s:\n${relay.output()}`);
-    await sleep(25);
-  }
-}
 
 interface Tally {
   allowed: number;

@@ -4,10 +4,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { onCleanup } from '../harness.ts';
+import { onCleanup } from './harness.ts';
 
 /** `relay` as real processes, as an operator runs it (`node bin/relay.js …`). */
-export const ROOT = join(import.meta.dirname, '..', '..');
+export const ROOT = join(import.meta.dirname, '..');
 export const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 export const BIN = join(ROOT, 'bin', 'relay.js');
 
