@@ -63,6 +63,8 @@ interface Trace {
   upstreamMs: number | null;
   bytesIn: number;
   bytesOut: number;
+  /** Set once the request's audit record is handed over: exactly one per request. */
+  recorded: boolean;
 }
 
 /**
@@ -171,6 +173,8 @@ export function createPipeline(deps: PipelineDeps) {
     reason: string | null,
     ua: string | undefined,
   ) => {
+    if (trace.recorded) return;
+    trace.recorded = true;
     const record: AuditRecord = {
       workspaceId: trace.workspaceId,
       id: newId('auditEvent'),
@@ -355,14 +359,12 @@ export function createPipeline(deps: PipelineDeps) {
     finish(trace, 'allowed', response.statusCode, reason, ua);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // Who is calling: socket address and certificate, or what a trusted proxy vouches for.
-    const client = identifyClient(req.socket, req.headers, deps.trustedProxies ?? NO_TRUSTED_PROXIES);
-    const trace: Trace = {
+  function newTrace(req: IncomingMessage, ip: string): Trace {
+    return {
       requestId: newRequestId(),
       started: performance.now(),
       at: new Date(clock.now()).toISOString(),
-      ip: client.ip,
+      ip,
       method: req.method ?? '',
       path: rawPathOf(req.url),
       query: null,
@@ -373,7 +375,16 @@ export function createPipeline(deps: PipelineDeps) {
       upstreamMs: null,
       bytesIn: 0,
       bytesOut: 0,
+      recorded: false,
     };
+  }
+
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    trace: Trace,
+    client: ReturnType<typeof identifyClient>,
+  ): Promise<void> {
     if (audit.backlog > deps.maxAuditBacklog)
       return refuse(
         req,
@@ -483,13 +494,25 @@ export function createPipeline(deps: PipelineDeps) {
   }
 
   return (req: IncomingMessage, res: ServerResponse): void => {
-    handle(req, res).catch((error: unknown) => {
+    // Who is calling: socket address and certificate, or what a trusted proxy vouches for.
+    const client = identifyClient(req.socket, req.headers, deps.trustedProxies ?? NO_TRUSTED_PROXIES);
+    const trace = newTrace(req, client.ip);
+    handle(req, res, trace, client).catch((error: unknown) => {
       logger.error(
-        { err: { message: (error as Error).message, stack: (error as Error).stack } },
+        {
+          request_id: trace.requestId,
+          err: { message: (error as Error).message, stack: (error as Error).stack },
+        },
         'proxy pipeline error',
       );
-      if (!res.headersSent) writeDecision(res, 'internal_error', undefined, 'req_unknown');
-      else res.destroy();
+      // Even a failure of Relay's own is answered recognisably and audited, once.
+      if (!res.headersSent) {
+        const status = writeDecision(res, 'internal_error', undefined, trace.requestId);
+        finish(trace, 'blocked', status, 'internal_error', req.headers['user-agent']);
+      } else {
+        res.destroy();
+        finish(trace, 'allowed', res.statusCode, 'internal_error', req.headers['user-agent']);
+      }
     });
   };
 }
