@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
 export const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-const BASE62_SET = new Set(BASE62);
 
 /**
  * Random bytes are drawn from the CSPRNG in blocks and handed out from a pool:
@@ -33,8 +32,13 @@ export function randomBase62(length: number): string {
   return out;
 }
 
+/** 0–9, A–Z, a–z by char code. */
+function isBase62Code(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
 export function isBase62(text: string): boolean {
-  for (const ch of text) if (!BASE62_SET.has(ch)) return false;
+  for (let i = 0; i < text.length; i++) if (!isBase62Code(text.charCodeAt(i))) return false;
   return text.length > 0;
 }
 

@@ -6,24 +6,48 @@
 
 export type Bytes16 = Uint8Array;
 
-function parseV4(text: string): number[] | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  const out: number[] = [];
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    out.push(n);
+/**
+ * A dotted quad (four decimal parts of 1–3 digits, each ≤ 255) as its four bytes
+ * packed into an unsigned 32-bit number, or -1. Scans char codes: it runs for
+ * every proxied request.
+ */
+function parseV4Packed(text: string): number {
+  if (text.length < 7 || text.length > 15) return -1;
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      part = part * 10 + (c - 48);
+      if (part > 255) return -1;
+      digits++;
+    } else {
+      return -1;
+    }
   }
-  return out;
+  if (digits === 0 || dots !== 3) return -1;
+  return value * 256 + part;
+}
+
+function parseV4(text: string): number[] | undefined {
+  const packed = parseV4Packed(text);
+  if (packed === -1) return undefined;
+  return [packed >>> 24, (packed >>> 16) & 0xff, (packed >>> 8) & 0xff, packed & 0xff];
 }
 
 const HEX_GROUP = /^[0-9A-Fa-f]{1,4}$/;
 
 /** 4 for a dotted-quad IPv4 literal, 6 for an IPv6 literal (RFC 4291 §2.2 text forms), 0 otherwise. */
 export function ipVersion(text: string): 0 | 4 | 6 {
-  if (parseV4(text) !== undefined) return 4;
+  if (parseV4Packed(text) !== -1) return 4;
   if (!text.includes(':') || text.length > 45) return 0;
   const halves = text.split('::');
   if (halves.length > 2) return 0;
@@ -40,16 +64,18 @@ export function ipVersion(text: string): 0 | 4 | 6 {
 
 /** Parses an IPv4 or IPv6 literal (zone ids refused) into 16 bytes; IPv4 becomes `::ffff:a.b.c.d`. */
 export function parseIp(text: string): Bytes16 | undefined {
-  const kind = ipVersion(text);
-  if (kind === 4) {
-    const v4 = parseV4(text);
-    if (v4 === undefined) return undefined;
+  const packed = parseV4Packed(text);
+  if (packed !== -1) {
     const bytes = new Uint8Array(16);
     bytes[10] = 0xff;
     bytes[11] = 0xff;
-    bytes.set(v4, 12);
+    bytes[12] = packed >>> 24;
+    bytes[13] = (packed >>> 16) & 0xff;
+    bytes[14] = (packed >>> 8) & 0xff;
+    bytes[15] = packed & 0xff;
     return bytes;
   }
+  const kind = ipVersion(text);
   if (kind !== 6 || text.includes('%')) return undefined;
   let head = text;
   let tailV4: number[] = [];

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { encodeBase62, isBase62, randomBase62 } from './base62.ts';
 
@@ -43,7 +43,8 @@ export function issueToken(kind: TokenKind): IssuedToken {
 }
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  // One-shot: no Hash object per call (this runs for every proxied request).
+  return hash('sha256', token, 'hex');
 }
 
 export function displayPrefix(token: string): string {
@@ -52,8 +53,10 @@ export function displayPrefix(token: string): string {
   return token.slice(0, prefix.length + DISPLAY_RANDOM_CHARS);
 }
 
+const KIND_PREFIXES = Object.entries(TOKEN_KINDS) as ReadonlyArray<readonly [TokenKind, string]>;
+
 export function kindOf(token: string): TokenKind | undefined {
-  for (const [kind, prefix] of Object.entries(TOKEN_KINDS) as Array<[TokenKind, string]>) {
+  for (const [kind, prefix] of KIND_PREFIXES) {
     if (token.startsWith(prefix)) return kind;
   }
   return undefined;

@@ -7,7 +7,14 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { DIALECTS, onCleanup, skipFor, startTestRelay } from '../harness.ts';
 import { closedPort, startFakeUpstream } from './fake-upstream.ts';
-import { assertDecision, assertPassedThrough, fullGrant, send, startProxyFixture } from './proxy-helpers.ts';
+import {
+  assertDecision,
+  assertPassedThrough,
+  fullGrant,
+  send,
+  startProxyFixture,
+  waitForAudit,
+} from './proxy-helpers.ts';
 
 /**
  * SPEC §4 step 7: bodies stream both ways (server-sent events chunk by chunk,
@@ -56,7 +63,9 @@ for (const dialect of DIALECTS) {
       base_url: `http://127.0.0.1:${await closedPort()}`,
       auth: { type: 'bearer', secret: 'k-dead' },
     });
-    const { token } = await fx.credential({ grants: [fullGrant('conn_fwd'), fullGrant('conn_dead')] });
+    const { token, id: credentialId } = await fx.credential({
+      grants: [fullGrant('conn_fwd'), fullGrant('conn_dead')],
+    });
     const proxyPort = Number(new URL(fx.relay.proxyUrl).port);
 
     /** Starts a request through Relay and resolves with the response as soon as its head arrives. */
@@ -263,6 +272,49 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    describe('an upstream that dies mid-body', () => {
+      for (const framing of ['content-length', 'chunked'] as const) {
+        it(`${framing}: cuts the client off (never a clean end) and audits the bytes sent and why`, async () => {
+          const own = await fx.credential({ grants: [fullGrant('conn_fwd')] });
+          upstream.route(`/v1/dies-${framing}`, (_req, res) => {
+            const length = framing === 'content-length' ? { 'content-length': 1000 } : {};
+            res.writeHead(200, { 'content-type': 'application/octet-stream', ...length });
+            res.write(Buffer.alloc(100, 0x62), () => setTimeout(() => res.socket?.destroy(), 50));
+          });
+          const req = request({
+            host: '127.0.0.1',
+            port: proxyPort,
+            path: `/conn_fwd/v1/dies-${framing}`,
+            agent: false,
+            headers: { authorization: `Bearer ${own.token}` },
+          });
+          const ended = await within(
+            new Promise<{ received: number; complete: boolean }>((resolve, reject) => {
+              req.on('error', reject);
+              req.on('response', (res) => {
+                let received = 0;
+                res.on('data', (chunk: Buffer) => {
+                  received += chunk.length;
+                });
+                res.on('error', () => {}); // the reset is expected
+                res.on('close', () => resolve({ received, complete: res.complete }));
+              });
+              req.end();
+            }),
+            5000,
+            'the cut-off response',
+          );
+          assert.equal(ended.received, 100);
+          assert.equal(ended.complete, false, 'the client must not take a cut-off body for a whole one');
+          const [event] = await waitForAudit(fx.relay.api, { credential_id: own.id }, (e) => e.length === 1);
+          assert.equal(event.status, 200);
+          assert.equal(event.decision, 'allowed');
+          assert.equal(event.reason, 'upstream_unreachable');
+          assert.equal(event.bytes_out, 100);
+        });
+      }
+    });
+
     describe('client abort', () => {
       it('mid-response: the upstream request is cancelled', async () => {
         const upstreamClosed = signal();
@@ -279,6 +331,10 @@ for (const dialect of DIALECTS) {
         );
         req.destroy();
         await within(upstreamClosed.promise, 5000, 'the upstream request to be closed');
+        const [event] = await waitForAudit(fx.relay.api, { credential_id: credentialId }, (events) =>
+          events.some((e) => e.reason === 'client_closed' && e.status === 200),
+        ).then((events) => events.filter((e) => e.reason === 'client_closed' && e.status === 200));
+        assert.equal(event.bytes_out, 'first chunk'.length);
       });
 
       it('before the response: the upstream request is cancelled', async () => {
@@ -300,6 +356,10 @@ for (const dialect of DIALECTS) {
         await within(arrived.promise, 5000, 'the request to reach the upstream');
         req.destroy();
         await within(upstreamClosed.promise, 5000, 'the upstream request to be closed');
+        // 499: no status was ever sent to the client (the nginx convention for "client closed").
+        await waitForAudit(fx.relay.api, { credential_id: credentialId }, (events) =>
+          events.some((e) => e.reason === 'client_closed' && e.status === 499),
+        );
       });
     });
 

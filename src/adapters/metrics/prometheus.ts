@@ -56,10 +56,14 @@ abstract class Metric<S> {
   protected abstract renderSeries(values: readonly string[], state: S): string[];
 
   protected stateFor(labels: Labels): S {
-    let values = this.labelNames.map((n) => labels[n] ?? '');
-    let key = values.join('\u0000');
+    // Runs for every proxied request: the key is built without intermediate arrays.
+    const names = this.labelNames;
+    let key = '';
+    for (let i = 0; i < names.length; i++)
+      key += `${i === 0 ? '' : '\u0000'}${labels[names[i] as string] ?? ''}`;
     let entry = this.series.get(key);
     if (entry === undefined) {
+      let values = names.map((n) => labels[n] ?? '');
       if (this.series.size >= this.#maxSeries) {
         values = this.labelNames.map(() => OVERFLOW);
         key = values.join('\u0000');

@@ -47,9 +47,14 @@ export function openGeoIp(configuredPath: string): MmdbGeoIp {
   return MmdbGeoIp.open(configuredPath === '' ? defaultGeoIpDbPath() : configuredPath);
 }
 
+/** Addresses whose answer is remembered; past this the memory starts afresh. */
+const CACHE_ENTRIES = 10_000;
+
 export class MmdbGeoIp implements GeoIp {
   readonly #reader: Reader<Response>;
   readonly #ipv4Only: boolean;
+  /** The database never changes while it is open, and callers come back: answers are kept (null: no country). */
+  readonly #answers = new Map<string, string | null>();
 
   constructor(database: Buffer) {
     this.#reader = new Reader<Response>(database);
@@ -77,6 +82,15 @@ export class MmdbGeoIp implements GeoIp {
   }
 
   country(ip: string): string | undefined {
+    const known = this.#answers.get(ip);
+    if (known !== undefined) return known ?? undefined;
+    const answer = this.#lookup(ip);
+    if (this.#answers.size >= CACHE_ENTRIES) this.#answers.clear();
+    this.#answers.set(ip, answer ?? null);
+    return answer;
+  }
+
+  #lookup(ip: string): string | undefined {
     // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d, which the tree does not map back.
     const address = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
     // An IPv4-only database would answer an IPv6 query from the address's first 32 bits: a wrong country.

@@ -15,10 +15,15 @@ export const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
+const NOTHING_MORE: ReadonlySet<string> = new Set();
+
 /** Names listed in the `Connection` header (lowercased), which are hop-by-hop for this message. */
-export function connectionListed(value: string | string[] | undefined): Set<string> {
+export function connectionListed(value: string | string[] | undefined): ReadonlySet<string> {
+  if (value === undefined) return NOTHING_MORE;
+  // The usual value names only what is dropped anyway: no set to build.
+  if (typeof value === 'string' && value.length === 10 && value.toLowerCase() === 'keep-alive')
+    return NOTHING_MORE;
   const out = new Set<string>();
-  if (value === undefined) return out;
   for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
     const name = part.trim().toLowerCase();
     if (name !== '') out.add(name);

@@ -55,31 +55,36 @@ function fromBasic(name: string, value: string): LocatedToken | undefined {
   return undefined;
 }
 
+const NONE: LocateResult = { status: 'none' };
+const CONFLICT: LocateResult = { status: 'conflict' };
+
+function fromValue(name: string, value: string): LocatedToken | undefined {
+  return (name === 'authorization' || name === 'proxy-authorization') && /^basic\s/i.test(value)
+    ? fromBasic(name, value)
+    : fromHeaderValue(name, value);
+}
+
 export function locateCredential(
   headers: IncomingHttpHeaders,
   query: ReadonlyArray<readonly [string, string]>,
 ): LocateResult {
   let found: LocatedToken | undefined;
-  const consider = (candidate: LocatedToken | undefined): boolean => {
-    if (candidate === undefined) return true;
-    if (found !== undefined && found.token !== candidate.token) return false;
-    found ??= candidate;
-    return true;
-  };
-  for (const [name, raw] of Object.entries(headers)) {
+  // Every header is examined (cheaply: a substring test first), so two different tokens are noticed.
+  for (const name in headers) {
+    const raw = headers[name];
     if (raw === undefined) continue;
-    for (const value of Array.isArray(raw) ? raw : [raw]) {
-      const candidate =
-        (name === 'authorization' || name === 'proxy-authorization') && /^basic\s/i.test(value)
-          ? fromBasic(name, value)
-          : fromHeaderValue(name, value);
-      if (!consider(candidate)) return { status: 'conflict' };
+    const values = typeof raw === 'string' ? undefined : raw;
+    for (let i = 0; i < (values?.length ?? 1); i++) {
+      const candidate = fromValue(name, values === undefined ? (raw as string) : (values[i] as string));
+      if (candidate === undefined) continue;
+      if (found === undefined) found = candidate;
+      else if (found.token !== candidate.token) return CONFLICT;
     }
   }
   for (const [name, value] of query) {
-    if (value.startsWith(PROXY_PREFIX) && isWellFormedToken(value, 'proxy')) {
-      if (!consider({ token: value, location: { kind: 'query', name } })) return { status: 'conflict' };
-    }
+    if (!value.startsWith(PROXY_PREFIX) || !isWellFormedToken(value, 'proxy')) continue;
+    if (found === undefined) found = { token: value, location: { kind: 'query', name } };
+    else if (found.token !== value) return CONFLICT;
   }
-  return found === undefined ? { status: 'none' } : { status: 'found', found };
+  return found === undefined ? NONE : { status: 'found', found };
 }

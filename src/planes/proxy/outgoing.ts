@@ -19,6 +19,13 @@ const FORWARDED_HEADERS = [
  * fingerprint vouched for by a trusted proxy is Relay's business, never the upstream's.
  */
 const RELAY_OWNED = ['host', 'expect', 'x-client-cert-fingerprint'];
+/** Never forwarded as the caller sent them, whatever the connection. */
+const ALWAYS_DROPPED: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP,
+  ...CALLER_CREDENTIAL_HEADERS,
+  ...FORWARDED_HEADERS,
+  ...RELAY_OWNED,
+]);
 
 export type ForwardedMode = 'off' | 'set';
 
@@ -55,15 +62,18 @@ export function queryWithout(target: CanonicalTarget, drop: string | undefined, 
   return kept.join('&');
 }
 
+function valueCarriesToken(value: string, token: string): boolean {
+  if (value.includes(token)) return true;
+  // Basic credentials hide it in base64.
+  if (value.length < 6 || (value.charCodeAt(0) | 0x20) !== 0x62) return false; // not `basic …`
+  const basic = /^basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(value);
+  return basic?.[1] !== undefined && Buffer.from(basic[1], 'base64').toString('utf8').includes(token);
+}
+
 /** True when a header value (or one of its values) carries the token in any form we can see. */
 function carriesToken(value: string | string[], token: string): boolean {
-  for (const v of Array.isArray(value) ? value : [value]) {
-    if (v.includes(token)) return true;
-    // Basic credentials hide it in base64.
-    const basic = /^basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(v);
-    if (basic?.[1] && Buffer.from(basic[1], 'base64').toString('utf8').includes(token)) return true;
-  }
-  return false;
+  if (typeof value === 'string') return valueCarriesToken(value, token);
+  return value.some((v) => valueCarriesToken(v, token));
 }
 
 /**
@@ -80,22 +90,19 @@ export function buildOutgoing(
   forwarded: { mode: ForwardedMode; clientIp: string; host: string | undefined },
 ): OutgoingRequest {
   const { authType, authConfig } = upstream.connection;
-  const drop = new Set([
-    ...HOP_BY_HOP,
-    ...connectionListed(headers.connection),
-    ...CALLER_CREDENTIAL_HEADERS,
-    ...FORWARDED_HEADERS,
-    ...RELAY_OWNED,
-  ]);
-  if (found.location.kind !== 'query') drop.add(found.location.name);
-  if (authConfig.header_name) drop.add(authConfig.header_name);
+  const listed = connectionListed(headers.connection);
+  const foundIn = found.location.kind === 'query' ? undefined : found.location.name;
+  const keyHeader = authConfig.header_name;
   const out: Record<string, string | string[]> = {};
   // The caller's token never travels upstream: not in the header it came in, nor repeated in any other.
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !drop.has(name) && !carriesToken(value, found.token)) out[name] = value;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || ALWAYS_DROPPED.has(name) || listed.has(name)) continue;
+    if (name === foundIn || name === keyHeader || carriesToken(value, found.token)) continue;
+    out[name] = value;
   }
-  for (const [name, value] of Object.entries(upstream.extraHeaders))
-    if (out[name] === undefined) out[name] = value;
+  for (const name in upstream.extraHeaders)
+    if (out[name] === undefined) out[name] = upstream.extraHeaders[name] as string;
   // Parameters to strip from the query: where the caller put its token, and where the real key goes.
   const stripParam =
     authType === 'query'

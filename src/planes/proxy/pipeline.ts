@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { AuditRecord } from '../../core/audit.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { ErrorCode } from '../../core/errors.ts';
-import { newId } from '../../core/ids.ts';
+import { newTimeOrderedId } from '../../core/ids.ts';
 import { type CanonicalTarget, canonicalizeTarget } from '../../core/request-target.ts';
 import { evaluateScope } from '../../core/scope.ts';
 import { createScanner } from '../../core/secret-scan/index.ts';
@@ -15,10 +15,10 @@ import type { CanaryHook } from '../../services/security-alerts-canary.ts';
 import { identifyClient, NO_TRUSTED_PROXIES, type TrustedProxies } from '../client-ip.ts';
 import { newRequestId } from '../request-id.ts';
 import type { AuthCache } from './auth-cache.ts';
-import { connectionListed, HOP_BY_HOP } from './hop-by-hop.ts';
 import { locateCredential } from './locate-credential.ts';
 import { buildOutgoing, type ForwardedMode, locationAccepted, queryWithout } from './outgoing.ts';
 import { type AuthFailureGuard, type ProxyPolicy, runPolicies } from './policy.ts';
+import { exchange } from './relay-response.ts';
 import { writeDecision } from './respond.ts';
 import { createScanStream, type SecretScanStream } from './scan-stream.ts';
 import type { ScopeBurstDetector } from './scope-bursts.ts';
@@ -51,6 +51,8 @@ export interface PipelineDeps {
 interface Trace {
   readonly requestId: string;
   readonly started: number;
+  /** Wall clock at arrival (ms), and as ISO 8601. */
+  readonly now: number;
   readonly at: string;
   readonly ip: string;
   readonly method: string;
@@ -93,53 +95,6 @@ async function readAndJudge(
   return rejected === undefined ? { kind: 'ok', body: buffered } : { kind: 'secret', rule: rejected.rule };
 }
 
-/**
- * Streams the upstream body to the client with backpressure (`pipe`), counting
- * bytes. Resolves with undefined once the client has the whole body, or with the
- * error that cut it short. (`stream.pipeline` would also do, but it builds and
- * aborts an AbortController per call: measurable on this path.)
- */
-function streamBody(
-  body: Readable,
-  res: ServerResponse,
-  trace: { bytesOut: number },
-): Promise<Error | undefined> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const settle = (error: Error | undefined) => {
-      if (settled) return;
-      settled = true;
-      resolve(error);
-    };
-    body.on('data', (chunk: Buffer) => {
-      trace.bytesOut += chunk.length;
-    });
-    body.once('error', (error: Error) => settle(error));
-    res.once('finish', () => settle(undefined));
-    res.once('close', () => {
-      if (!res.writableFinished) settle(new Error('client closed the connection'));
-    });
-    body.pipe(res);
-  });
-}
-
-/**
- * Upstream response headers minus hop-by-hop fields and those its `Connection` names
- * (RFC 9110 §7.6.1), and minus `Relay-Decision`, which only Relay may set.
- */
-function responseHeaders(
-  raw: Record<string, string | string[] | undefined>,
-): Record<string, string | string[]> {
-  const drop = connectionListed(raw.connection);
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    // `relay-decision` is Relay's own: an upstream must not be able to pose as a Relay refusal.
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !drop.has(name) && name !== 'relay-decision')
-      out[name] = value;
-  }
-  return out;
-}
-
 /** Path for the audit log when the target could not be canonicalized: bounded, query dropped. */
 function rawPathOf(url: string | undefined): string {
   const target = url ?? '';
@@ -165,6 +120,16 @@ function upstreamFailure(error: unknown): { code: ErrorCode; detail: string } {
 
 export function createPipeline(deps: PipelineDeps) {
   const { auth, upstreams, audit, clock, logger } = deps;
+  // Requests of the same millisecond share one timestamp string.
+  let lastMs = Number.NaN;
+  let lastIso = '';
+  const isoOf = (now: number): string => {
+    if (now !== lastMs) {
+      lastMs = now;
+      lastIso = new Date(now).toISOString();
+    }
+    return lastIso;
+  };
 
   const finish = (
     trace: Trace,
@@ -177,7 +142,7 @@ export function createPipeline(deps: PipelineDeps) {
     trace.recorded = true;
     const record: AuditRecord = {
       workspaceId: trace.workspaceId,
-      id: newId('auditEvent'),
+      id: newTimeOrderedId('auditEvent', trace.now),
       at: trace.at,
       requestId: trace.requestId,
       connectionId: trace.connectionId,
@@ -225,6 +190,15 @@ export function createPipeline(deps: PipelineDeps) {
     finish(trace, 'blocked', status, code, req.headers['user-agent']);
   };
 
+  const logScanFindings = (trace: Trace, upstream: Upstream, scanner: SecretScanStream) => {
+    const rules = [...new Set(scanner.findings.map((f) => f.rule))];
+    const mode = upstream.connection.options.secret_scanning;
+    logger.warn(
+      { request_id: trace.requestId, connection_id: upstream.connection.id, rules, mode },
+      'secret detected in request body',
+    );
+  };
+
   async function forward(
     req: IncomingMessage,
     res: ServerResponse,
@@ -236,7 +210,8 @@ export function createPipeline(deps: PipelineDeps) {
     const ua = req.headers['user-agent'];
     let secret: string;
     try {
-      secret = await upstream.credential();
+      const current = upstream.credential();
+      secret = typeof current === 'string' ? current : await current;
     } catch (error) {
       logger.warn(
         {
@@ -312,58 +287,39 @@ export function createPipeline(deps: PipelineDeps) {
         body = counted;
       }
     }
-    const abort = new AbortController();
-    const onClose = () => {
-      if (!res.writableFinished) abort.abort();
-    };
-    res.once('close', onClose);
-    const upstreamStart = performance.now();
-    let response: Awaited<ReturnType<Upstream['pool']['request']>>;
-    try {
-      response = await upstream.pool.request({
-        method: req.method as string,
-        path: outgoing.path,
-        headers: outgoing.headers,
-        body,
-        signal: abort.signal,
-      });
-    } catch (error) {
-      trace.upstreamMs = performance.now() - upstreamStart;
-      if (abort.signal.aborted) return finish(trace, 'allowed', 499, 'client_closed', ua);
-      const failure = upstreamFailure(error);
-      const status = writeDecision(res, failure.code, failure.detail, trace.requestId);
-      return finish(trace, 'allowed', status, failure.code, ua);
-    }
-    trace.upstreamMs = performance.now() - upstreamStart;
-    const headers = responseHeaders(response.headers);
-    res.writeHead(response.statusCode, headers);
-    // A body of known length leaves with its first chunk; a stream of unknown length
-    // (server-sent events, chunked downloads) must show its headers at once.
-    if (response.headers['content-length'] === undefined) res.flushHeaders();
-    const failure = await streamBody(response.body, res, trace);
-    res.off('close', onClose);
+    const outcome = await exchange(
+      upstream.pool,
+      { method: trace.method, path: outgoing.path, headers: outgoing.headers, body },
+      res,
+      trace,
+    );
     const scanned = scanner !== undefined && scanner.findingCount > 0;
-    if (scanned) {
-      const rules = [...new Set(scanner?.findings.map((f) => f.rule))];
-      const mode = upstream.connection.options.secret_scanning;
-      logger.warn(
-        { request_id: trace.requestId, connection_id: upstream.connection.id, rules, mode },
-        'secret detected in request body',
-      );
+    if (scanned) logScanFindings(trace, upstream, scanner as SecretScanStream);
+    switch (outcome.kind) {
+      case 'delivered':
+        return finish(trace, 'allowed', outcome.status, scanned ? 'secret_detected' : null, ua);
+      case 'no_response': {
+        if (outcome.clientClosed) return finish(trace, 'allowed', 499, 'client_closed', ua);
+        const failure = upstreamFailure(outcome.error);
+        const status = writeDecision(res, failure.code, failure.detail, trace.requestId);
+        return finish(trace, 'allowed', status, failure.code, ua);
+      }
+      case 'cut_short': {
+        const reason = outcome.clientClosed ? 'client_closed' : upstreamFailure(outcome.error).code;
+        return finish(trace, 'allowed', outcome.status, reason, ua);
+      }
+      case 'internal':
+        throw outcome.error;
     }
-    if (failure === undefined)
-      return finish(trace, 'allowed', response.statusCode, scanned ? 'secret_detected' : null, ua);
-    const reason = abort.signal.aborted ? 'client_closed' : upstreamFailure(failure).code;
-    response.body.destroy();
-    res.destroy();
-    finish(trace, 'allowed', response.statusCode, reason, ua);
   }
 
   function newTrace(req: IncomingMessage, ip: string): Trace {
+    const now = clock.now();
     return {
       requestId: newRequestId(),
       started: performance.now(),
-      at: new Date(clock.now()).toISOString(),
+      now,
+      at: isoOf(now),
       ip,
       method: req.method ?? '',
       path: rawPathOf(req.url),
@@ -440,7 +396,7 @@ export function createPipeline(deps: PipelineDeps) {
     if (credential.revokedAt !== null || (recipient !== null && recipient.revokedAt !== null)) {
       return refuseAuth(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
     }
-    if (credential.expiresAt !== null && Date.parse(credential.expiresAt) <= clock.now()) {
+    if (credential.expiresAt !== null && Date.parse(credential.expiresAt) <= trace.now) {
       return refuseAuth(req, res, trace, 'token_expired', 'API key expired');
     }
     // Unknown connection: 404, told only to a valid credential.
@@ -468,7 +424,7 @@ export function createPipeline(deps: PipelineDeps) {
       entry,
       upstream,
       target,
-      now: clock.now(),
+      now: trace.now,
     });
     const refusal = policyResult instanceof Promise ? await policyResult : policyResult;
     if (refusal) return refuse(req, res, trace, refusal.code, refusal.detail, refusal.headers);
