@@ -19,10 +19,13 @@ import { writeAuditBatch } from '../src/services/audit-batch.ts';
  * record; CPU is this thread's, so PostgreSQL's own work is not in it.
  *
  *   node bench/audit-write.ts            (N=40000 records; BENCH_AUDIT_N to change)
+ *   BENCH_AUDIT_DIALECTS=sqlite node bench/audit-write.ts   (one store only)
  */
 
 const N = Number(process.env.BENCH_AUDIT_N ?? 40_000);
 const BATCH = 500;
+/** What the worker meets in practice: whatever arrived while it wrote the last batch. */
+const MIXED_SIZES = [137, 500, 301, 64, 499, 222, 17, 350, 1, 411];
 const PG_ADMIN_URL = process.env.RELAY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function record(i: number, prefix: string): AuditRecord {
@@ -74,7 +77,7 @@ async function dropDatabase(url: string): Promise<void> {
   await admin.end();
 }
 
-for (const dialect of ['sqlite', 'postgres'] as const) {
+for (const dialect of (process.env.BENCH_AUDIT_DIALECTS ?? 'sqlite,postgres').split(',') as StoreDialect[]) {
   const dir = mkdtempSync(join(tmpdir(), 'relay-bench-audit-'));
   const url = await databaseUrl(dialect, dir);
   if (url === undefined) {
@@ -93,16 +96,25 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       store,
       Array.from({ length: BATCH }, (_, i) => record(i, 'evt_warm')),
     );
-    const records = Array.from({ length: N }, (_, i) => record(i, 'evt_'));
-    const cpu = process.cpuUsage();
-    const started = performance.now();
-    for (let i = 0; i < N; i += BATCH) await writeAuditBatch(store, records.slice(i, i + BATCH));
-    const wallUs = ((performance.now() - started) * 1000) / N;
-    const used = process.cpuUsage(cpu);
-    const cpuUs = (used.user + used.system) / N;
-    console.log(
-      `${dialect}: ${N} records in batches of ${BATCH}: ${wallUs.toFixed(1)} µs wall, ${cpuUs.toFixed(1)} µs CPU per record`,
-    );
+    for (const [label, sizes] of [
+      [`batches of ${BATCH}`, [BATCH]],
+      ['batches of mixed sizes (1–500)', MIXED_SIZES],
+    ] as const) {
+      const records = Array.from({ length: N }, (_, i) => record(i, `evt_${label.length}_`));
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      for (let i = 0, b = 0; i < N; b++) {
+        const size = sizes[b % sizes.length] as number;
+        await writeAuditBatch(store, records.slice(i, i + size));
+        i += size;
+      }
+      const wallUs = ((performance.now() - started) * 1000) / N;
+      const used = process.cpuUsage(cpu);
+      const cpuUs = (used.user + used.system) / N;
+      console.log(
+        `${dialect}: ${N} records in ${label}: ${wallUs.toFixed(1)} µs wall, ${cpuUs.toFixed(1)} µs CPU per record`,
+      );
+    }
   } finally {
     await store.close();
     if (dialect === 'postgres') await dropDatabase(url);

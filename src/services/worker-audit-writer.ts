@@ -10,11 +10,20 @@ export interface WorkerAuditOptions {
   /** The worker seals records itself: it builds its key provider from these, as the main thread does. */
   readonly masterKey: string;
   readonly masterKeyFile: string;
-  /** How long a record may wait before its batch is handed to the writer. */
+  /** How long a record may wait before its batch is written (the worker's timer). */
   readonly intervalMs: number;
-  /** A batch this large is handed over at once. */
+  /** A batch this large is written at once. */
   readonly batchSize: number;
 }
+
+/**
+ * Records are handed to the worker in small parcels, often: cloning a message
+ * costs about a microsecond per record on the proxy's thread, and one large
+ * parcel would stall every request in flight behind it. The worker gathers the
+ * parcels into batches of `batchSize` (or `intervalMs`) and writes those.
+ */
+const PARCEL_RECORDS = 32;
+const PARCEL_MAX_WAIT_MS = 5;
 
 const WORKER_URL = new URL(
   import.meta.url.endsWith('.ts') ? '../adapters/db/audit-worker.ts' : '../adapters/db/audit-worker.js',
@@ -58,6 +67,8 @@ export class WorkerAuditWriter implements AuditSink {
         dataDir: this.#options.dataDir,
         masterKey: this.#options.masterKey,
         masterKeyFile: this.#options.masterKeyFile,
+        intervalMs: this.#options.intervalMs,
+        batchSize: this.#options.batchSize,
       } satisfies AuditWorkerData,
     });
     worker.on('message', (message: WorkerMessage) => this.#onMessage(message));
@@ -73,6 +84,7 @@ export class WorkerAuditWriter implements AuditSink {
       this.#worker = this.#spawn();
       for (const [seq, records] of this.#unacked)
         this.#worker.postMessage({ type: 'batch', seq, records, resent: true });
+      if (this.#waiters.length > 0) this.#worker.postMessage({ type: 'flush' });
     });
     return worker;
   }
@@ -108,9 +120,11 @@ export class WorkerAuditWriter implements AuditSink {
 
   record(entry: AuditRecord): void {
     this.#buffer.push(entry);
-    if (this.#buffer.length >= this.#options.batchSize) this.#send();
-    else this.#timer ??= setTimeout(() => this.#send(), this.#options.intervalMs);
+    if (this.#buffer.length >= PARCEL_RECORDS) this.#send();
+    else this.#timer ??= setTimeout(this.#sendLater, Math.min(PARCEL_MAX_WAIT_MS, this.#options.intervalMs));
   }
+
+  readonly #sendLater = (): void => this.#send();
 
   #send(): void {
     if (this.#timer) {
@@ -129,6 +143,8 @@ export class WorkerAuditWriter implements AuditSink {
   async flush(): Promise<void> {
     this.#send();
     if (this.backlog === 0) return;
+    // Written now rather than when the worker's batch fills or its timer fires.
+    this.#worker.postMessage({ type: 'flush' });
     await new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
 

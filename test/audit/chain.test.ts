@@ -53,6 +53,19 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    it('a batch of any size is stored whole and in order (split into insert statements of fixed sizes)', async () => {
+      for (const size of [1, 255, 256, 511, 777]) {
+        const workspaceId = `ws_chain_${++chains}`;
+        const all = records(size, { workspaceId });
+        await write(store, all);
+        const report = await verify(workspaceId);
+        assert.equal(report.ok, true, `batch of ${size}`);
+        assert.equal(report.checked, size);
+        assert.equal((await rowAt(store, workspaceId, size)).id, all.at(-1)?.id);
+        assert.equal((await rowAt(store, workspaceId, 1)).id, all[0]?.id);
+      }
+    });
+
     it('each workspace has its own chain, and unattributed records (workspace "") one of their own', async () => {
       const mixed = [
         auditRecord({ workspaceId: 'ws_mixed_a' }),

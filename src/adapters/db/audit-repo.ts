@@ -52,8 +52,27 @@ const COLUMNS = [
   'sealed',
 ] as const satisfies ReadonlyArray<keyof AuditRow>;
 
-/** 24 columns a row: 400 rows (9,600 parameters) stay under SQLite's 32,766 and PostgreSQL's 65,535. */
-const CHUNK = 400;
+/**
+ * Rows per insert statement: powers of two up to 256 (24 columns a row: 6,144
+ * parameters, under SQLite's 32,766 and PostgreSQL's 65,535). A batch of any
+ * size is split into at most nine statements of these sizes, so SQLite's
+ * prepared-statement cache holds every one it needs instead of compiling a new
+ * ~20 KB statement for each batch size it meets.
+ */
+const CHUNK_SIZES = [256, 128, 64, 32, 16, 8, 4, 2, 1] as const;
+
+/** [start, end) row ranges covering `total` rows, largest chunks first. */
+function chunks(total: number): Array<readonly [number, number]> {
+  const out: Array<readonly [number, number]> = [];
+  let start = 0;
+  for (const size of CHUNK_SIZES) {
+    while (total - start >= size) {
+      out.push([start, start + size]);
+      start += size;
+    }
+  }
+  return out;
+}
 /** Ids looked up at once when skipping records already stored. */
 const ID_CHUNK = 500;
 
@@ -244,9 +263,9 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
       })
       .onConflict((oc) => oc.columns(['workspace_id', 'id']).doUpdateSet({ last_seq: last.seq }))
       .execute();
-    for (let i = 0; i < chained.length; i += CHUNK) {
-      const chunk = chained.slice(i, i + CHUNK);
-      await trx.executeQuery(CompiledQuery.raw(insertSql(dialect, chunk.length), chunk.flatMap(parameters)));
+    for (const [start, end] of chunks(chained.length)) {
+      const rows = chained.slice(start, end);
+      await trx.executeQuery(CompiledQuery.raw(insertSql(dialect, rows.length), rows.flatMap(parameters)));
     }
     await trx
       .insertInto('audit_chains')

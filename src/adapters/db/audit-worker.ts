@@ -10,8 +10,10 @@ import { openStore } from './open-store.ts';
 /**
  * The audit writer's thread: it owns its own store connection and does all the
  * SQL work (statement building, SQLite's synchronous writes, PostgreSQL
- * encoding), so none of it runs on the proxy's event loop. Batches are written
- * in arrival order; each is acknowledged only once committed. A failed write is
+ * encoding), so none of it runs on the proxy's event loop. The proxy hands
+ * records over in small parcels; they are gathered here and written in arrival
+ * order, a batch at a time (`batchSize` records, or whatever has waited
+ * `intervalMs`); each parcel is acknowledged only once committed. A failed write is
  * retried with backoff, never dropped. Sealing the sensitive fields and hash-
  * chaining the records (core/audit-seal.ts, core/audit-chain.ts) happen here too,
  * with a key provider built from the same configuration as the main thread's.
@@ -31,20 +33,38 @@ export interface AuditWorkerData {
   readonly dataDir: string;
   readonly masterKey: string;
   readonly masterKeyFile: string;
+  /** The longest a received record waits before it is written. */
+  readonly intervalMs: number;
+  /** Records received up to this many are written together at once. */
+  readonly batchSize: number;
 }
 
-const { databaseUrl, dataDir, masterKey, masterKeyFile } = workerData as AuditWorkerData;
+const { databaseUrl, dataDir, masterKey, masterKeyFile, intervalMs, batchSize } =
+  workerData as AuditWorkerData;
 const store = openStore(databaseUrl, dataDir);
 store.useAuditSealer(
   new AuditSealer(new Vault(LocalKeyProvider.fromConfig({ masterKey, masterKeyFile })), systemClock),
 );
 const queue: BatchMessage[] = [];
+let queuedRecords = 0;
 let writing = false;
 let failures = 0;
+/** Set while received records wait for their batch to fill. */
+let timer: NodeJS.Timeout | undefined;
 /** Batches merged into one transaction, up to this many records. */
 const MAX_RECORDS_PER_TRANSACTION = 2000;
 
+/** Writes now when a batch is full, else within `intervalMs` of the oldest waiting record. */
+function schedule(): void {
+  if (queuedRecords >= batchSize) void drain();
+  else if (queuedRecords > 0) timer ??= setTimeout(() => void drain(), intervalMs);
+}
+
 async function drain(): Promise<void> {
+  if (timer !== undefined) {
+    clearTimeout(timer);
+    timer = undefined;
+  }
   if (writing) return;
   writing = true;
   try {
@@ -59,6 +79,7 @@ async function drain(): Promise<void> {
         take.push(next);
         count += next.records.length;
       }
+      queuedRecords -= count;
       try {
         await writeAuditBatch(
           store,
@@ -69,6 +90,7 @@ async function drain(): Promise<void> {
         port?.postMessage({ type: 'ack', seqs: take.map((b) => b.seq) });
       } catch (error) {
         queue.unshift(...take);
+        queuedRecords += count;
         failures++;
         port?.postMessage({ type: 'failed', message: (error as Error).message, backlog: queue.length });
         await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 50 * 2 ** failures)));
@@ -79,8 +101,13 @@ async function drain(): Promise<void> {
   }
 }
 
-port.on('message', (message: BatchMessage | { type: 'close' }) => {
+port.on('message', (message: BatchMessage | { type: 'flush' } | { type: 'close' }) => {
+  if (message.type === 'flush') {
+    void drain();
+    return;
+  }
   if (message.type === 'close') {
+    void drain();
     const finish = () => {
       if (queue.length > 0 || writing) return void setTimeout(finish, 10);
       store.close().finally(() => port?.postMessage({ type: 'closed' }));
@@ -89,5 +116,6 @@ port.on('message', (message: BatchMessage | { type: 'close' }) => {
     return;
   }
   queue.push(message);
-  void drain();
+  queuedRecords += message.records.length;
+  schedule();
 });
