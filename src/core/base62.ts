@@ -8,6 +8,8 @@ export const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu
  * proxy's hot path. Every byte is used once.
  */
 const POOL_SIZE = 4096;
+const ALPHABET_CODES = Buffer.from(BASE62, 'latin1');
+const SCRATCH = Buffer.alloc(64);
 let pool = Buffer.alloc(0);
 let poolOffset = 0;
 
@@ -24,12 +26,15 @@ function nextRandomByte(): number {
  * (bytes >= 248 are discarded) keeps every character equally likely.
  */
 export function randomBase62(length: number): string {
-  let out = '';
-  while (out.length < length) {
+  // Characters go into a scratch buffer and become one string at the end: this runs
+  // several times per proxied request, and `+=` per character allocates per character.
+  const out = length <= SCRATCH.length ? SCRATCH : Buffer.allocUnsafe(length);
+  let n = 0;
+  while (n < length) {
     const byte = nextRandomByte();
-    if (byte < 248) out += BASE62[byte % 62];
+    if (byte < 248) out[n++] = ALPHABET_CODES[byte % 62] as number;
   }
-  return out;
+  return out.toString('latin1', 0, length);
 }
 
 /** 0–9, A–Z, a–z by char code. */

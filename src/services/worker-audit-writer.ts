@@ -1,3 +1,4 @@
+import { serialize } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { AuditWorkerData } from '../adapters/db/audit-worker.ts';
@@ -35,10 +36,20 @@ type WorkerMessage =
   | { readonly type: 'failed'; readonly message: string; readonly backlog: number }
   | { readonly type: 'closed' };
 
+/** A parcel as kept until acknowledged: serialized, so its records are not live objects here. */
+interface Parcel {
+  readonly bytes: Buffer;
+  readonly count: number;
+}
+
 /**
  * The proxy's AuditSink: records are buffered on the request path (an array
- * push), handed to the audit worker thread in batches, and forgotten only when
- * the worker acknowledges that their transaction committed. If the worker dies,
+ * push), handed to the audit worker thread in parcels, and forgotten only when
+ * the worker acknowledges that their transaction committed. A parcel waits for
+ * its acknowledgement as serialized bytes (`v8.serialize`, what postMessage
+ * would do anyway): hundreds of records held as objects for a hundred
+ * milliseconds would outlive young-generation collections, be promoted, and
+ * lengthen the old-generation pauses every request then waits through. If the worker dies,
  * a new one is started and every unacknowledged batch is sent again, so a crash
  * loses nothing; `flush()` resolves when everything recorded so far is stored.
  */
@@ -49,7 +60,7 @@ export class WorkerAuditWriter implements AuditSink {
   #buffer: AuditRecord[] = [];
   #timer: NodeJS.Timeout | undefined;
   #seq = 0;
-  readonly #unacked = new Map<number, readonly AuditRecord[]>();
+  readonly #unacked = new Map<number, Parcel>();
   #unackedRecords = 0;
   #waiters: Array<() => void> = [];
   #closing = false;
@@ -82,8 +93,8 @@ export class WorkerAuditWriter implements AuditSink {
         'audit worker exited; restarting and resending',
       );
       this.#worker = this.#spawn();
-      for (const [seq, records] of this.#unacked)
-        this.#worker.postMessage({ type: 'batch', seq, records, resent: true });
+      for (const [seq, parcel] of this.#unacked)
+        this.#worker.postMessage({ type: 'batch', seq, bytes: parcel.bytes, resent: true });
       if (this.#waiters.length > 0) this.#worker.postMessage({ type: 'flush' });
     });
     return worker;
@@ -92,9 +103,9 @@ export class WorkerAuditWriter implements AuditSink {
   #onMessage(message: WorkerMessage): void {
     if (message.type === 'ack') {
       for (const seq of message.seqs) {
-        const records = this.#unacked.get(seq);
-        if (records) {
-          this.#unackedRecords -= records.length;
+        const parcel = this.#unacked.get(seq);
+        if (parcel) {
+          this.#unackedRecords -= parcel.count;
           this.#unacked.delete(seq);
         }
       }
@@ -132,12 +143,12 @@ export class WorkerAuditWriter implements AuditSink {
       this.#timer = undefined;
     }
     if (this.#buffer.length === 0) return;
-    const records = this.#buffer;
+    const parcel: Parcel = { bytes: serialize(this.#buffer), count: this.#buffer.length };
     this.#buffer = [];
     const seq = ++this.#seq;
-    this.#unacked.set(seq, records);
-    this.#unackedRecords += records.length;
-    this.#worker.postMessage({ type: 'batch', seq, records });
+    this.#unacked.set(seq, parcel);
+    this.#unackedRecords += parcel.count;
+    this.#worker.postMessage({ type: 'batch', seq, bytes: parcel.bytes });
   }
 
   async flush(): Promise<void> {

@@ -1,3 +1,4 @@
+import { deserialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AuditRecord } from '../../core/audit.ts';
 import { AuditSealer } from '../../core/audit-seal.ts';
@@ -18,12 +19,19 @@ import { openStore } from './open-store.ts';
  * chaining the records (core/audit-seal.ts, core/audit-chain.ts) happen here too,
  * with a key provider built from the same configuration as the main thread's.
  */
-interface BatchMessage {
+interface ParcelMessage {
   readonly type: 'batch';
   readonly seq: number;
-  readonly records: readonly AuditRecord[];
+  /** The records, `v8.serialize`d (see WorkerAuditWriter). */
+  readonly bytes: Uint8Array;
   /** Sent again after a worker died: the dead worker may have committed it. */
   readonly resent?: boolean;
+}
+
+interface BatchMessage {
+  readonly seq: number;
+  readonly records: readonly AuditRecord[];
+  readonly resent: boolean;
 }
 
 const port = parentPort;
@@ -84,7 +92,7 @@ async function drain(): Promise<void> {
         await writeAuditBatch(
           store,
           take.flatMap((b) => b.records),
-          { resent: take.some((b) => b.resent === true) },
+          { resent: take.some((b) => b.resent) },
         );
         failures = 0;
         port?.postMessage({ type: 'ack', seqs: take.map((b) => b.seq) });
@@ -101,7 +109,7 @@ async function drain(): Promise<void> {
   }
 }
 
-port.on('message', (message: BatchMessage | { type: 'flush' } | { type: 'close' }) => {
+port.on('message', (message: ParcelMessage | { type: 'flush' } | { type: 'close' }) => {
   if (message.type === 'flush') {
     void drain();
     return;
@@ -115,7 +123,8 @@ port.on('message', (message: BatchMessage | { type: 'flush' } | { type: 'close' 
     finish();
     return;
   }
-  queue.push(message);
-  queuedRecords += message.records.length;
+  const records = deserialize(message.bytes) as AuditRecord[];
+  queue.push({ seq: message.seq, records, resent: message.resent === true });
+  queuedRecords += records.length;
   schedule();
 });

@@ -380,7 +380,9 @@ export function createPipeline(deps: PipelineDeps) {
     trace.recipientId = credential.recipientId;
     trace.connectionId = target.connectionId;
     // A canary gets exactly the unknown token's answer; the event is raised off the request path.
+    // (Only a decoy's use is described to the hook: no object is built for every request.)
     if (
+      credential.policies.canary === true &&
       deps.canary?.(credential, {
         ip: trace.ip,
         userAgent: req.headers['user-agent'],

@@ -21,6 +21,13 @@ function permits(rules: GeoRules, country: string): boolean {
   return !(rules.block ?? []).includes(country);
 }
 
+function refusedFrom(country: string, level: string): PolicyResult {
+  return {
+    code: 'geo_not_allowed',
+    detail: `requests from ${country} are not allowed by the ${level}'s geo rules`,
+  };
+}
+
 /**
  * Country rules of the workspace, then the connection (`options.geo`), then the
  * credential (`policies.geo`): every rule that is set must let the client's country
@@ -30,28 +37,28 @@ function permits(rules: GeoRules, country: string): boolean {
  */
 export function geoRules(options: GeoPolicyOptions): ProxyPolicy {
   const judge = (ctx: PolicyContext, workspace: GeoRules | undefined): PolicyResult => {
-    const layers: Array<readonly [string, GeoRules]> = [];
-    if (applies(workspace)) layers.push(['workspace', workspace]);
+    // Runs for every proxied request: no list of layers is built.
     const connection = ctx.upstream.connection.options.geo;
-    if (applies(connection)) layers.push(['connection', connection]);
     const credential = ctx.entry.credential.policies.geo;
-    if (applies(credential)) layers.push(['credential', credential]);
-    if (layers.length === 0) return undefined;
+    const first = applies(workspace)
+      ? 'workspace'
+      : applies(connection)
+        ? 'connection'
+        : applies(credential)
+          ? 'credential'
+          : undefined;
+    if (first === undefined) return undefined;
     const country = options.geoIp.country(ctx.clientIp);
     if (country === undefined) {
       if (options.unknown === 'allow') return undefined;
       return {
         code: 'geo_not_allowed',
-        detail: `the country of ${ctx.clientIp} is unknown, and the ${layers[0]?.[0]}'s geo rules admit known countries only`,
+        detail: `the country of ${ctx.clientIp} is unknown, and the ${first}'s geo rules admit known countries only`,
       };
     }
-    for (const [level, rules] of layers) {
-      if (!permits(rules, country))
-        return {
-          code: 'geo_not_allowed',
-          detail: `requests from ${country} are not allowed by the ${level}'s geo rules`,
-        };
-    }
+    if (applies(workspace) && !permits(workspace, country)) return refusedFrom(country, 'workspace');
+    if (applies(connection) && !permits(connection, country)) return refusedFrom(country, 'connection');
+    if (applies(credential) && !permits(credential, country)) return refusedFrom(country, 'credential');
     return undefined;
   };
   return {
