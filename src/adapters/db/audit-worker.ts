@@ -59,24 +59,31 @@ let writing = false;
 let failures = 0;
 /** Set while received records wait for their batch to fill. */
 let timer: NodeJS.Timeout | undefined;
+/** Queued parcels to write now, full batch or not (the timer fired, or a flush or close was asked). */
+let due = 0;
 /** Batches merged into one transaction, up to this many records. */
 const MAX_RECORDS_PER_TRANSACTION = 2000;
 
-/** Writes now when a batch is full, else within `intervalMs` of the oldest waiting record. */
+/**
+ * Writes now when a batch is full, else within `intervalMs` of the oldest waiting
+ * record. Records that arrive during a write wait for their own batch or timer,
+ * rather than following at once as a trickle of small transactions.
+ */
 function schedule(): void {
-  if (queuedRecords >= batchSize) void drain();
-  else if (queuedRecords > 0) timer ??= setTimeout(() => void drain(), intervalMs);
+  if (queuedRecords >= batchSize) void drain(false);
+  else if (queuedRecords > 0) timer ??= setTimeout(() => void drain(true), intervalMs);
 }
 
-async function drain(): Promise<void> {
-  if (timer !== undefined) {
-    clearTimeout(timer);
+async function drain(all: boolean): Promise<void> {
+  if (all) {
+    due = queue.length;
+    if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
   }
   if (writing) return;
   writing = true;
   try {
-    while (queue.length > 0) {
+    while (queue.length > 0 && (due > 0 || queuedRecords >= batchSize)) {
       const take: BatchMessage[] = [];
       let count = 0;
       while (
@@ -88,6 +95,7 @@ async function drain(): Promise<void> {
         count += next.records.length;
       }
       queuedRecords -= count;
+      due = Math.max(0, due - take.length);
       try {
         await writeAuditBatch(
           store,
@@ -99,6 +107,7 @@ async function drain(): Promise<void> {
       } catch (error) {
         queue.unshift(...take);
         queuedRecords += count;
+        due += take.length;
         failures++;
         port?.postMessage({ type: 'failed', message: (error as Error).message, backlog: queue.length });
         await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 50 * 2 ** failures)));
@@ -106,16 +115,17 @@ async function drain(): Promise<void> {
     }
   } finally {
     writing = false;
+    schedule();
   }
 }
 
 port.on('message', (message: ParcelMessage | { type: 'flush' } | { type: 'close' }) => {
   if (message.type === 'flush') {
-    void drain();
+    void drain(true);
     return;
   }
   if (message.type === 'close') {
-    void drain();
+    void drain(true);
     const finish = () => {
       if (queue.length > 0 || writing) return void setTimeout(finish, 10);
       store.close().finally(() => port?.postMessage({ type: 'closed' }));
