@@ -15,6 +15,8 @@ export interface WorkerAuditOptions {
   readonly intervalMs: number;
   /** A batch this large is written at once. */
   readonly batchSize: number;
+  /** The worker's script; tests put one in front of it that dies, to show nothing is lost. */
+  readonly workerUrl?: URL;
 }
 
 /**
@@ -49,9 +51,10 @@ interface Parcel {
  * its acknowledgement as serialized bytes (`v8.serialize`, what postMessage
  * would do anyway): hundreds of records held as objects for a hundred
  * milliseconds would outlive young-generation collections, be promoted, and
- * lengthen the old-generation pauses every request then waits through. If the worker dies,
- * a new one is started and every unacknowledged batch is sent again, so a crash
- * loses nothing; `flush()` resolves when everything recorded so far is stored.
+ * lengthen the old-generation pauses every request then waits through. If the
+ * worker dies, a new one is started and every unacknowledged parcel is sent
+ * again, so a crash loses nothing; `flush()` resolves when everything recorded
+ * so far is stored.
  */
 export class WorkerAuditWriter implements AuditSink {
   readonly #options: WorkerAuditOptions;
@@ -72,7 +75,7 @@ export class WorkerAuditWriter implements AuditSink {
   }
 
   #spawn(): Worker {
-    const worker = new Worker(WORKER_URL, {
+    const worker = new Worker(this.#options.workerUrl ?? WORKER_URL, {
       workerData: {
         databaseUrl: this.#options.databaseUrl,
         dataDir: this.#options.dataDir,

@@ -50,7 +50,7 @@ export async function openAuditStore(dialect: StoreDialect, clock = new StepCloc
 }
 
 /** A node's audit writer: the proxy's batching sink and its worker thread, on the same database. */
-export function auditWriter(a: AuditStore, batchSize = 10): WorkerAuditWriter {
+export function auditWriter(a: AuditStore, batchSize = 10, workerUrl?: URL): WorkerAuditWriter {
   const writer = new WorkerAuditWriter(
     {
       databaseUrl: a.databaseUrl,
@@ -59,6 +59,7 @@ export function auditWriter(a: AuditStore, batchSize = 10): WorkerAuditWriter {
       masterKeyFile: '',
       intervalMs: 5,
       batchSize,
+      ...(workerUrl === undefined ? {} : { workerUrl }),
     },
     createLogger('silent'),
   );
