@@ -12,6 +12,13 @@ const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 
 export const METRICS_CONTENT_TYPE = CONTENT_TYPE;
 
+const STATUS_TEXT = Array.from({ length: 600 }, (_, i) => String(i));
+
+/** An HTTP status as a label value, without a new string per request. */
+function statusText(status: number): string {
+  return STATUS_TEXT[status] ?? String(status);
+}
+
 /**
  * The metrics of one Relay (SPEC §12), served as Prometheus text at `/metrics`
  * on the management listener. Proxy figures come from the
@@ -32,21 +39,31 @@ export class RelayMetrics {
   readonly #unsubscribeEvents: () => void;
   readonly #process: { close(): void };
 
+  /**
+   * Label sets reused for every request (this runs once per proxied request): a
+   * metric reads them at once and copies the values of a series it creates.
+   */
+  readonly #requestLabels = { decision: '', code: '', reason: '', connection: '' };
+  readonly #decisionLabels = { decision: '' };
+  readonly #connectionLabels = { connection: '' };
+
   readonly #onRequest = (message: unknown): void => {
     const { record, sink } = message as ProxyRequestMessage;
     if (!this.#sinks.has(sink)) return;
     const connection = record.connectionId ?? '';
-    this.#requests.inc({
-      decision: record.decision,
-      code: String(record.status),
-      reason: record.reason ?? 'none',
-      connection,
-    });
+    const labels = this.#requestLabels;
+    labels.decision = record.decision;
+    labels.code = statusText(record.status);
+    labels.reason = record.reason ?? 'none';
+    labels.connection = connection;
+    this.#requests.inc(labels);
     const upstreamMs = record.upstreamMs ?? 0;
-    this.#relayTime.observe(Math.max(0, record.durationMs - upstreamMs) / 1000, {
-      decision: record.decision,
-    });
-    if (record.upstreamMs !== null) this.#upstreamTime.observe(record.upstreamMs / 1000, { connection });
+    this.#decisionLabels.decision = record.decision;
+    this.#relayTime.observe(Math.max(0, record.durationMs - upstreamMs) / 1000, this.#decisionLabels);
+    if (record.upstreamMs !== null) {
+      this.#connectionLabels.connection = connection;
+      this.#upstreamTime.observe(record.upstreamMs / 1000, this.#connectionLabels);
+    }
   };
 
   constructor(deps: { readonly securityEvents: SecurityEventService }) {

@@ -82,7 +82,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#res = res;
     this.#meter = meter;
     this.#done = done;
-    res.once('close', this.#onClose);
+    res.on('close', this.#onClose);
   }
 
   #settle(outcome: ExchangeOutcome): void {
