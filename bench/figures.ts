@@ -124,7 +124,7 @@ const SUMMED: ReadonlySet<keyof TargetFigures> = new Set<keyof TargetFigures>([
   'upstream_bad_path',
 ]);
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1

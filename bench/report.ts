@@ -1,6 +1,6 @@
 import type { AuditCount } from './audit-count.ts';
 import type { TargetName } from './config.ts';
-import type { TargetFigures } from './figures.ts';
+import { median, type TargetFigures } from './figures.ts';
 
 /** The acceptance targets for Relay (docs/performance.md). */
 export const TARGETS = { throughputVsMinimalPct: 85, addedP50Ms: 0.5, addedP99Ms: 2 } as const;
@@ -38,6 +38,26 @@ export function ratios(figures: Figures): Ratios {
     relay_added_p99_ms: added(relay?.p99_ms, direct?.p99_ms),
     relay_vs_minimal_cpu: ratio(relay?.proxy_cpu_us_per_request, minimal?.proxy_cpu_us_per_request),
   };
+}
+
+/**
+ * With several rounds: each ratio is the median of the rounds' own ratios. The
+ * targets of a round are measured back to back, so a machine whose speed drifts
+ * between rounds (a shared host) moves both sides of a round's ratio together.
+ */
+export function medianRatios(perRound: Partial<Record<TargetName, readonly TargetFigures[]>>): Ratios {
+  const rounds = Math.max(0, ...Object.values(perRound).map((list) => list?.length ?? 0));
+  const each = Array.from({ length: rounds }, (_, i) =>
+    ratios({ direct: perRound.direct?.[i], minimal: perRound.minimal?.[i], relay: perRound.relay?.[i] }),
+  );
+  const keys = Object.keys(ratios({})) as (keyof Ratios)[];
+  return Object.fromEntries(
+    keys.map((key) => {
+      const values = each.map((r) => r[key]);
+      const numbers = values.filter((value): value is number => value !== null);
+      return [key, numbers.length === 0 || numbers.length < values.length ? null : median(numbers)];
+    }),
+  ) as unknown as Ratios;
 }
 
 const int = (value: number | null): string =>

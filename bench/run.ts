@@ -14,7 +14,7 @@ import { combineRounds, problemsOf, type TargetFigures, targetFigures, warningsO
 import { forkBenchChild, hasExited, nextMessage, stopChild } from './ipc.ts';
 import { measureTarget, type Rig } from './measure-target.ts';
 import type { UpstreamEvent } from './protocol.ts';
-import { ratioLines, ratios, resultTable } from './report.ts';
+import { medianRatios, ratioLines, ratios, resultTable } from './report.ts';
 import { type RunningTarget, startTarget } from './start-target.ts';
 
 const READY_TIMEOUT_MS = 15_000;
@@ -136,7 +136,7 @@ async function stopAll(running: Map<TargetName, RunningTarget>): Promise<void> {
 
 function print(config: BenchConfig, findings: Findings): void {
   const { figures, notes, problems, warnings, audit } = findings;
-  const r = ratios(figures);
+  const r = config.rounds > 1 ? medianRatios(findings.perRound) : ratios(figures);
   const lines = [
     header(config),
     '',
