@@ -123,7 +123,7 @@ export const SETTINGS = [
     env: 'RELAY_AUDIT_FLUSH_MS',
     type: 'integer',
     default: '100',
-    doc: "Longest time an audit record waits in the audit writer before its batch is written (the proxy hands records to the writer's thread within 5 ms).",
+    doc: 'Longest time an audit record waits in memory before its batch is written.',
   },
   {
     env: 'RELAY_AUDIT_BATCH_SIZE',

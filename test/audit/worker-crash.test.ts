@@ -7,9 +7,9 @@ import { DIALECTS, skipFor } from '../harness.ts';
 import { auditWriter, openAuditStore, records } from './helpers.ts';
 
 /**
- * SPEC §7: no audit record is lost. The proxy keeps every parcel it handed to the
+ * SPEC §7: no audit record is lost. The proxy keeps every batch it handed to the
  * audit worker until the worker acknowledges its commit; a worker that dies is
- * replaced and sent every unacknowledged parcel again, and parcels it had already
+ * replaced and sent every unacknowledged batch again, and batches it had already
  * committed are not stored (or chained) twice.
  */
 for (const dialect of DIALECTS) {
@@ -25,7 +25,7 @@ for (const dialect of DIALECTS) {
         writer.record(r);
         if (i % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 2));
       }
-      // flush() resolves only when every record is acknowledged: a lost parcel would hang it.
+      // flush() resolves only when every record is acknowledged: a lost batch would hang it.
       let deadline: NodeJS.Timeout | undefined;
       await Promise.race([
         writer.flush(),

@@ -11,15 +11,13 @@ import { openStore } from './open-store.ts';
 /**
  * The audit writer's thread: it owns its own store connection and does all the
  * SQL work (statement building, SQLite's synchronous writes, PostgreSQL
- * encoding), so none of it runs on the proxy's event loop. The proxy hands
- * records over in small parcels; they are gathered here and written in arrival
- * order, a batch at a time (`batchSize` records, or whatever has waited
- * `intervalMs`); each parcel is acknowledged only once committed. A failed write is
+ * encoding), so none of it runs on the proxy's event loop. Batches are written
+ * in arrival order; each is acknowledged only once committed. A failed write is
  * retried with backoff, never dropped. Sealing the sensitive fields and hash-
  * chaining the records (core/audit-seal.ts, core/audit-chain.ts) happen here too,
  * with a key provider built from the same configuration as the main thread's.
  */
-interface ParcelMessage {
+interface BatchMessage {
   readonly type: 'batch';
   readonly seq: number;
   /** The records, `v8.serialize`d (see WorkerAuditWriter). */
@@ -28,7 +26,7 @@ interface ParcelMessage {
   readonly resent?: boolean;
 }
 
-interface BatchMessage {
+interface Batch {
   readonly seq: number;
   readonly records: readonly AuditRecord[];
   readonly resent: boolean;
@@ -41,61 +39,34 @@ export interface AuditWorkerData {
   readonly dataDir: string;
   readonly masterKey: string;
   readonly masterKeyFile: string;
-  /** The longest a received record waits before it is written. */
-  readonly intervalMs: number;
-  /** Records received up to this many are written together at once. */
-  readonly batchSize: number;
 }
 
-const { databaseUrl, dataDir, masterKey, masterKeyFile, intervalMs, batchSize } =
-  workerData as AuditWorkerData;
+const { databaseUrl, dataDir, masterKey, masterKeyFile } = workerData as AuditWorkerData;
 const store = openStore(databaseUrl, dataDir);
 store.useAuditSealer(
   new AuditSealer(new Vault(LocalKeyProvider.fromConfig({ masterKey, masterKeyFile })), systemClock),
 );
-const queue: BatchMessage[] = [];
-let queuedRecords = 0;
+const queue: Batch[] = [];
 let writing = false;
 let failures = 0;
-/** Set while received records wait for their batch to fill. */
-let timer: NodeJS.Timeout | undefined;
-/** Queued parcels to write now, full batch or not (the timer fired, or a flush or close was asked). */
-let due = 0;
 /** Batches merged into one transaction, up to this many records. */
 const MAX_RECORDS_PER_TRANSACTION = 2000;
 
-/**
- * Writes now when a batch is full, else within `intervalMs` of the oldest waiting
- * record. Records that arrive during a write wait for their own batch or timer,
- * rather than following at once as a trickle of small transactions.
- */
-function schedule(): void {
-  if (queuedRecords >= batchSize) void drain(false);
-  else if (queuedRecords > 0) timer ??= setTimeout(() => void drain(true), intervalMs);
-}
-
-async function drain(all: boolean): Promise<void> {
-  if (all) {
-    due = queue.length;
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-  }
+async function drain(): Promise<void> {
   if (writing) return;
   writing = true;
   try {
-    while (queue.length > 0 && (due > 0 || queuedRecords >= batchSize)) {
-      const take: BatchMessage[] = [];
+    while (queue.length > 0) {
+      const take: Batch[] = [];
       let count = 0;
       while (
         queue.length > 0 &&
         (take.length === 0 || count + (queue[0]?.records.length ?? 0) <= MAX_RECORDS_PER_TRANSACTION)
       ) {
-        const next = queue.shift() as BatchMessage;
+        const next = queue.shift() as Batch;
         take.push(next);
         count += next.records.length;
       }
-      queuedRecords -= count;
-      due = Math.max(0, due - take.length);
       try {
         await writeAuditBatch(
           store,
@@ -106,8 +77,6 @@ async function drain(all: boolean): Promise<void> {
         port?.postMessage({ type: 'ack', seqs: take.map((b) => b.seq) });
       } catch (error) {
         queue.unshift(...take);
-        queuedRecords += count;
-        due += take.length;
         failures++;
         port?.postMessage({ type: 'failed', message: (error as Error).message, backlog: queue.length });
         await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 50 * 2 ** failures)));
@@ -115,17 +84,11 @@ async function drain(all: boolean): Promise<void> {
     }
   } finally {
     writing = false;
-    schedule();
   }
 }
 
-port.on('message', (message: ParcelMessage | { type: 'flush' } | { type: 'close' }) => {
-  if (message.type === 'flush') {
-    void drain(true);
-    return;
-  }
+port.on('message', (message: BatchMessage | { type: 'close' }) => {
   if (message.type === 'close') {
-    void drain(true);
     const finish = () => {
       if (queue.length > 0 || writing) return void setTimeout(finish, 10);
       store.close().finally(() => port?.postMessage({ type: 'closed' }));
@@ -135,6 +98,5 @@ port.on('message', (message: ParcelMessage | { type: 'flush' } | { type: 'close'
   }
   const records = deserialize(message.bytes) as AuditRecord[];
   queue.push({ seq: message.seq, records, resent: message.resent === true });
-  queuedRecords += records.length;
-  schedule();
+  void drain();
 });
