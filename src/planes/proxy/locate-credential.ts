@@ -73,9 +73,10 @@ export function locateCredential(
   for (const name in headers) {
     const raw = headers[name];
     if (raw === undefined) continue;
-    const values = typeof raw === 'string' ? undefined : raw;
-    for (let i = 0; i < (values?.length ?? 1); i++) {
-      const candidate = fromValue(name, values === undefined ? (raw as string) : (values[i] as string));
+    // A repeated header arrives as an array; a single one is walked as itself, with no array made.
+    const count = typeof raw === 'string' ? 1 : raw.length;
+    for (let i = 0; i < count; i++) {
+      const candidate = fromValue(name, typeof raw === 'string' ? raw : (raw[i] as string));
       if (candidate === undefined) continue;
       if (found === undefined) found = candidate;
       else if (found.token !== candidate.token) return CONFLICT;

@@ -43,7 +43,10 @@ export interface PipelineDeps {
   readonly maxAuditBacklog: number;
   /** RELAY_TRUSTED_PROXIES: only from these is X-Forwarded-For walked and X-Client-Cert-Fingerprint read. */
   readonly trustedProxies?: TrustedProxies;
-  /** Decoy credentials (SPEC §8): told of every authenticated use; true means answer as to an unknown token. */
+  /**
+   * Decoy credentials (SPEC §8): told of each use of a credential marked `policies.canary`
+   * (the only ones it acts on); true means answer as to an unknown token.
+   */
   readonly canary?: CanaryHook;
 }
 

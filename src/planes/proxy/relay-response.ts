@@ -28,7 +28,7 @@ export interface ExchangeRequest {
 }
 
 /** What the exchange reports as it goes: bytes to the client, time to the upstream's headers. */
-export interface ExchangeMeter {
+interface ExchangeMeter {
   bytesOut: number;
   upstreamMs: number | null;
 }
@@ -38,7 +38,7 @@ export interface ExchangeMeter {
  * (RFC 9110 §7.6.1), and minus `Relay-Decision`, which only Relay may set: an upstream
  * must not be able to pose as a Relay refusal.
  */
-export function responseHeaders(raw: IncomingHttpHeaders): Record<string, string | string[]> {
+function responseHeaders(raw: IncomingHttpHeaders): Record<string, string | string[]> {
   const drop = connectionListed(raw.connection);
   const out: Record<string, string | string[]> = {};
   for (const name in raw) {
