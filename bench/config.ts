@@ -22,6 +22,8 @@ export interface BenchConfig {
   readonly rounds: number;
   /** Targets to run, in order (BENCH_TARGETS, default `direct,minimal,relay`). */
   readonly targets: readonly TargetName[];
+  /** Extra settings for the Relay under test (BENCH_RELAY_ENV, see relaySettings). */
+  readonly relaySettings: Readonly<Record<string, string>>;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -50,6 +52,23 @@ function targets(env: Env): TargetName[] {
   return names.filter(isTargetName);
 }
 
+/**
+ * Settings for the Relay under test (BENCH_RELAY_ENV: `RELAY_NAME=value`, comma-separated),
+ * to compare one of its settings against the default in the same conditions. Only
+ * `RELAY_*` names; anything else is refused rather than ignored.
+ */
+export function relaySettings(env: Env): Record<string, string> {
+  const raw = env['BENCH_RELAY_ENV'];
+  const settings: Record<string, string> = {};
+  if (raw === undefined || raw.trim() === '') return settings;
+  for (const pair of raw.split(',')) {
+    const match = /^\s*(RELAY_[A-Z0-9_]+)=(.*)$/.exec(pair);
+    if (!match?.[1]) throw new Error(`BENCH_RELAY_ENV: expected RELAY_NAME=value, got "${pair}"`);
+    settings[match[1]] = match[2] ?? '';
+  }
+  return settings;
+}
+
 export function readBenchConfig(env: Env): BenchConfig {
   return Object.freeze({
     measureMs: positiveNumber(env, 'BENCH_SECONDS', 5) * 1000,
@@ -58,5 +77,6 @@ export function readBenchConfig(env: Env): BenchConfig {
     connections: Math.round(positiveNumber(env, 'BENCH_CONNECTIONS', 32)),
     rounds: Math.round(positiveNumber(env, 'BENCH_ROUNDS', 1)),
     targets: targets(env),
+    relaySettings: relaySettings(env),
   });
 }

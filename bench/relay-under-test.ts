@@ -28,8 +28,11 @@ export type RelayStart =
   | { readonly ok: true; readonly relay: RelayUnderTest }
   | { readonly ok: false; readonly reason: string };
 
-/** Inherited RELAY_* settings (a database URL, fixed ports…) must not leak into the bench. */
-function benchEnv(dataDir: string): NodeJS.ProcessEnv {
+/**
+ * Inherited RELAY_* settings (a database URL, fixed ports…) must not leak into the bench;
+ * only `settings` (BENCH_RELAY_ENV) are added.
+ */
+function benchEnv(dataDir: string, settings: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('RELAY_')) env[name] = value;
   return {
@@ -44,6 +47,7 @@ function benchEnv(dataDir: string): NodeJS.ProcessEnv {
     // Geo rules are on (see relay-setup.ts): loopback has no country, so let unknown pass.
     RELAY_GEOIP_UNKNOWN: 'allow',
     RELAY_LOG_LEVEL: 'warn',
+    ...settings,
   };
 }
 
@@ -118,13 +122,17 @@ function logTail(logFile: string): string {
  * Starts Relay with a fresh data dir, provisions the bench connection and
  * credential, and returns it ready for load; or why it could not.
  */
-export async function startRelay(repoRoot: string, upstreamOrigin: string): Promise<RelayStart> {
+export async function startRelay(
+  repoRoot: string,
+  upstreamOrigin: string,
+  settings: Readonly<Record<string, string>> = {},
+): Promise<RelayStart> {
   const relayBin = join(repoRoot, 'bin', 'relay.js');
   if (!existsSync(relayBin)) return { ok: false, reason: 'bin/relay.js does not exist yet' };
   const workDir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
   const dataDir = join(workDir, 'data');
   const logFile = join(workDir, 'relay.log');
-  const env = benchEnv(dataDir);
+  const env = benchEnv(dataDir, settings);
   const keep = process.env['BENCH_KEEP_RELAY_DATA'] === '1';
   const removeWorkDir = (): void => {
     if (!keep) rmSync(workDir, { recursive: true, force: true });

@@ -40,12 +40,19 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Named in the report, so a figure taken with non-default settings is never mistaken for the default. */
+function relaySettingsLine(config: BenchConfig): string[] {
+  const names = Object.entries(config.relaySettings).map(([name, value]) => `${name}=${value}`);
+  return names.length === 0 ? [] : [`relay settings (BENCH_RELAY_ENV): ${names.join(', ')}`];
+}
+
 function header(config: BenchConfig): string {
   const cpu = cpus();
   const rounds = config.rounds > 1 ? `; median of ${config.rounds} interleaved rounds` : '';
   return [
     `Relay proxy benchmark — ${cpu.length} CPU (${cpu[0]?.model.trim() ?? 'unknown'}), Node ${process.version}`,
     `warmup ${config.warmupMs / 1000} s + measure ${config.measureMs / 1000} s per phase${rounds}`,
+    ...relaySettingsLine(config),
     `saturation: closed loop, ${config.connections} keep-alive connections`,
     `latency: open loop at ${config.rate} req/s, measured from each request's scheduled send time`,
   ].join('\n');
@@ -69,7 +76,7 @@ async function startAll(
   for (const name of config.targets) {
     progress(`starting ${name}`);
     try {
-      const start = await startTarget(name, repoRoot, upstreamOrigin);
+      const start = await startTarget(name, repoRoot, upstreamOrigin, config.relaySettings);
       if (!start.ok) {
         findings.notes[name] = start.reason;
         continue;
@@ -158,6 +165,7 @@ function print(config: BenchConfig, findings: Findings): void {
         connections: config.connections,
         rate: config.rate,
         rounds: config.rounds,
+        relay_settings: config.relaySettings,
       },
       targets: figures,
       ratios: r,

@@ -38,8 +38,12 @@ async function startMinimal(upstreamOrigin: string): Promise<TargetStart> {
   }
 }
 
-async function startRelayTarget(repoRoot: string, upstreamOrigin: string): Promise<TargetStart> {
-  const start = await startRelay(repoRoot, upstreamOrigin);
+async function startRelayTarget(
+  repoRoot: string,
+  upstreamOrigin: string,
+  settings: Readonly<Record<string, string>>,
+): Promise<TargetStart> {
+  const start = await startRelay(repoRoot, upstreamOrigin, settings);
   if (!start.ok) return start;
   const { relay } = start;
   return {
@@ -57,6 +61,7 @@ export function startTarget(
   name: TargetName,
   repoRoot: string,
   upstreamOrigin: string,
+  relaySettings: Readonly<Record<string, string>> = {},
 ): Promise<TargetStart> {
   switch (name) {
     case 'direct': {
@@ -66,6 +71,6 @@ export function startTarget(
     case 'minimal':
       return startMinimal(upstreamOrigin);
     case 'relay':
-      return startRelayTarget(repoRoot, upstreamOrigin);
+      return startRelayTarget(repoRoot, upstreamOrigin, relaySettings);
   }
 }

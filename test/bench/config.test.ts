@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { readBenchConfig, relaySettings } from '../../bench/config.ts';
+
+describe('BENCH_RELAY_ENV', () => {
+  it('is empty by default: Relay runs on its defaults', () => {
+    assert.deepEqual(relaySettings({}), {});
+    assert.deepEqual(readBenchConfig({}).relaySettings, {});
+  });
+
+  it('passes RELAY_* settings, comma-separated, values kept whole', () => {
+    assert.deepEqual(relaySettings({ BENCH_RELAY_ENV: 'RELAY_AUDIT_WORKER_NICE=0,RELAY_X=a=b' }), {
+      RELAY_AUDIT_WORKER_NICE: '0',
+      RELAY_X: 'a=b',
+    });
+  });
+
+  for (const bad of ['NODE_OPTIONS=--inspect', 'RELAY_AUDIT_FLUSH_MS', 'relay_x=1']) {
+    it(`refuses ${JSON.stringify(bad)}`, () => {
+      assert.throws(() => readBenchConfig({ BENCH_RELAY_ENV: bad }), /BENCH_RELAY_ENV/);
+    });
+  }
+});
