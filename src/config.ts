@@ -18,6 +18,8 @@ interface Setting {
   readonly default: string;
   readonly doc: string;
   readonly values?: readonly string[];
+  /** Integers only: the largest value accepted. */
+  readonly max?: number;
   /** Secret values are never printed by `relay doctor` or logged. */
   readonly secret?: boolean;
 }
@@ -122,8 +124,8 @@ export const SETTINGS = [
   {
     env: 'RELAY_AUDIT_FLUSH_MS',
     type: 'integer',
-    default: '100',
-    doc: 'Longest time an audit record waits in memory before its batch is written.',
+    default: '20',
+    doc: 'Longest time an audit record waits in memory before its batch is written. Short and frequent batches keep each burst of the writer thread short.',
   },
   {
     env: 'RELAY_AUDIT_BATCH_SIZE',
@@ -136,6 +138,13 @@ export const SETTINGS = [
     type: 'integer',
     default: '100000',
     doc: 'Unwritten audit records above which the proxy answers 503 rather than forward a request it cannot audit.',
+  },
+  {
+    env: 'RELAY_AUDIT_WORKER_NICE',
+    type: 'integer',
+    default: '10',
+    max: 19,
+    doc: "Linux only: nice value (0-19) of the thread that writes audit batches, so that under CPU contention it yields to the threads answering requests instead of stalling them. 0 keeps the process's priority. Every record is still written (above RELAY_AUDIT_MAX_BACKLOG the proxy refuses requests); on a single-core host that runs saturated, set 0 so the writer keeps up.",
   },
   {
     env: 'RELAY_MAX_REQUEST_BODY_BYTES',
@@ -293,6 +302,7 @@ export interface RelayConfig {
   readonly credentialCacheTtlMs: number;
   readonly auditFlushMs: number;
   readonly auditBatchSize: number;
+  readonly auditWorkerNice: number;
   readonly auditMaxBacklog: number;
   readonly logLevel: string;
   readonly scanMaxBodyBytes: number;
@@ -377,6 +387,8 @@ function coerce(setting: Setting, raw: string): string | number | boolean {
       const n = Number(raw);
       if (!Number.isSafeInteger(n) || n < 0)
         throw new ConfigError(`${setting.env} must be a non-negative integer, got "${raw}"`);
+      if (setting.max !== undefined && n > setting.max)
+        throw new ConfigError(`${setting.env} must be an integer 0-${setting.max}, got "${raw}"`);
       return n;
     }
     case 'list':
@@ -425,6 +437,7 @@ export function loadConfig(env: Env = process.env): RelayConfig {
     auditFlushMs: value('RELAY_AUDIT_FLUSH_MS') as number,
     auditBatchSize: Math.max(1, value('RELAY_AUDIT_BATCH_SIZE') as number),
     auditMaxBacklog: value('RELAY_AUDIT_MAX_BACKLOG') as number,
+    auditWorkerNice: value('RELAY_AUDIT_WORKER_NICE') as number,
     logLevel: String(value('RELAY_LOG_LEVEL')),
     scanMaxBodyBytes: value('RELAY_SCAN_MAX_BODY_BYTES') as number,
     redisUrl: String(value('RELAY_REDIS_URL')),

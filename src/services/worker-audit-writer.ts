@@ -15,6 +15,8 @@ export interface WorkerAuditOptions {
   readonly intervalMs: number;
   /** A batch this large is handed over at once. */
   readonly batchSize: number;
+  /** Nice value of the writer thread on Linux (RELAY_AUDIT_WORKER_NICE); 0 or absent leaves it alone. */
+  readonly nice?: number;
   /** The worker's script; tests put one in front of it that dies, to show nothing is lost. */
   readonly workerUrl?: URL;
 }
@@ -27,6 +29,7 @@ const WORKER_URL = new URL(
 type WorkerMessage =
   | { readonly type: 'ack'; readonly seqs: readonly number[] }
   | { readonly type: 'failed'; readonly message: string; readonly backlog: number }
+  | { readonly type: 'priority_failed'; readonly message: string }
   | { readonly type: 'closed' };
 
 /** A batch as kept until acknowledged: serialized, so its records are not live objects here. */
@@ -40,16 +43,18 @@ interface SentBatch {
  * push), handed to the audit worker thread in batches, and forgotten only when
  * the worker acknowledges that their transaction committed. A batch waits for
  * its acknowledgement as serialized bytes (`v8.serialize`, what postMessage
- * would do anyway): hundreds of records held as objects for a hundred
- * milliseconds would outlive young-generation collections, be promoted, and
- * lengthen the old-generation pauses every request then waits through. If the
+ * would do anyway): records held as objects until their commit would outlive
+ * young-generation collections, be promoted, and lengthen the old-generation
+ * pauses every request then waits through. If the
  * worker dies, a new one is started and every unacknowledged batch is sent
  * again, so a crash loses nothing; `flush()` resolves when everything recorded
  * so far is stored.
  *
- * Batches rather than a stream of small messages: measured on the reference
- * machine, handing records over every few milliseconds (waking the worker each
- * time) cost more tail latency than cloning a whole batch every 100 ms.
+ * Pacing, measured on the reference machine (docs/performance.md): every few
+ * milliseconds (waking the worker each time) cost more tail latency than a
+ * batch every 100 ms; but a 100 ms batch is a burst of several milliseconds of
+ * writer work that preempts the request path. A batch every 20 ms from a
+ * writer thread at lower priority (RELAY_AUDIT_WORKER_NICE) stalls it least.
  */
 export class WorkerAuditWriter implements AuditSink {
   readonly #options: WorkerAuditOptions;
@@ -76,6 +81,7 @@ export class WorkerAuditWriter implements AuditSink {
         dataDir: this.#options.dataDir,
         masterKey: this.#options.masterKey,
         masterKeyFile: this.#options.masterKeyFile,
+        nice: this.#options.nice ?? 0,
       } satisfies AuditWorkerData,
     });
     worker.on('message', (message: WorkerMessage) => this.#onMessage(message));
@@ -109,6 +115,11 @@ export class WorkerAuditWriter implements AuditSink {
       this.#logger.error(
         { err: { message: message.message }, backlog: this.backlog },
         'audit write failed; will retry',
+      );
+    } else if (message.type === 'priority_failed') {
+      this.#logger.warn(
+        { err: { message: message.message } },
+        'audit writer thread keeps normal priority: could not lower it',
       );
     }
   }

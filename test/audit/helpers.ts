@@ -12,7 +12,7 @@ import { Vault } from '../../src/core/vault.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { StoreDialect } from '../../src/ports/store.ts';
 import { writeAuditBatch } from '../../src/services/audit-batch.ts';
-import { WorkerAuditWriter } from '../../src/services/worker-audit-writer.ts';
+import { type WorkerAuditOptions, WorkerAuditWriter } from '../../src/services/worker-audit-writer.ts';
 import { freshDatabaseUrl, onCleanup, tempDir } from '../harness.ts';
 
 /** A clock the test moves by hand. */
@@ -50,7 +50,11 @@ export async function openAuditStore(dialect: StoreDialect, clock = new StepCloc
 }
 
 /** A node's audit writer: the proxy's batching sink and its worker thread, on the same database. */
-export function auditWriter(a: AuditStore, batchSize = 10, workerUrl?: URL): WorkerAuditWriter {
+export function auditWriter(
+  a: AuditStore,
+  batchSize = 10,
+  extra: Pick<WorkerAuditOptions, 'workerUrl' | 'nice'> = {},
+): WorkerAuditWriter {
   const writer = new WorkerAuditWriter(
     {
       databaseUrl: a.databaseUrl,
@@ -59,7 +63,7 @@ export function auditWriter(a: AuditStore, batchSize = 10, workerUrl?: URL): Wor
       masterKeyFile: '',
       intervalMs: 5,
       batchSize,
-      ...(workerUrl === undefined ? {} : { workerUrl }),
+      ...extra,
     },
     createLogger('silent'),
   );

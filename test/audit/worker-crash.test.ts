@@ -18,7 +18,7 @@ for (const dialect of DIALECTS) {
       timeout: 30_000,
     }, async () => {
       const a = await openAuditStore(dialect);
-      const writer = auditWriter(a, 10, new URL('./dying-audit-worker.ts', import.meta.url));
+      const writer = auditWriter(a, 10, { workerUrl: new URL('./dying-audit-worker.ts', import.meta.url) });
       const workspaceId = 'ws_worker_crash';
       const written = records(300, { workspaceId });
       for (const [i, r] of written.entries()) {

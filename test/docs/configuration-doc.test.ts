@@ -45,6 +45,12 @@ describe('loadConfig', () => {
     assert.ok(Object.isFrozen(config));
   });
 
+  it('an integer with a ceiling accepts it: RELAY_AUDIT_WORKER_NICE 0-19', () => {
+    assert.equal(loadConfig({ RELAY_AUDIT_WORKER_NICE: '19' }).auditWorkerNice, 19);
+    assert.equal(loadConfig({ RELAY_AUDIT_WORKER_NICE: '0' }).auditWorkerNice, 0);
+    assert.equal(loadConfig({}).auditWorkerNice, 10);
+  });
+
   it('every documented default is accepted as a value of its own type', () => {
     const env = Object.fromEntries(SETTINGS.map((s) => [s.env, s.default]));
     assert.doesNotThrow(() => loadConfig(env));
@@ -127,6 +133,8 @@ describe('loadConfig', () => {
     ['RELAY_MAX_REQUEST_BODY_BYTES', '-5'],
     ['RELAY_ALLOW_PRIVATE_UPSTREAMS', 'maybe'],
     ['RELAY_LOG_LEVEL', 'loud'],
+    ['RELAY_AUDIT_WORKER_NICE', '20'],
+    ['RELAY_AUDIT_WORKER_NICE', '-5'],
   ] as const) {
     it(`refuses ${name}=${JSON.stringify(value)} with a message naming the variable`, () => {
       assert.throws(

@@ -1,3 +1,4 @@
+import { setPriority } from 'node:os';
 import { deserialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AuditRecord } from '../../core/audit.ts';
@@ -39,9 +40,21 @@ export interface AuditWorkerData {
   readonly dataDir: string;
   readonly masterKey: string;
   readonly masterKeyFile: string;
+  /** This thread's nice value; 0 leaves it alone (see RELAY_AUDIT_WORKER_NICE). */
+  readonly nice: number;
 }
 
-const { databaseUrl, dataDir, masterKey, masterKeyFile } = workerData as AuditWorkerData;
+const { databaseUrl, dataDir, masterKey, masterKeyFile, nice } = workerData as AuditWorkerData;
+// Linux keeps a nice value per thread, so this lowers only the writer's priority: under
+// contention the scheduler hands the CPU back to the request path sooner. Elsewhere the
+// call would lower the whole process, so it is not made.
+if (nice > 0 && process.platform === 'linux') {
+  try {
+    setPriority(nice);
+  } catch (error) {
+    port.postMessage({ type: 'priority_failed', message: (error as Error).message });
+  }
+}
 const store = openStore(databaseUrl, dataDir);
 store.useAuditSealer(
   new AuditSealer(new Vault(LocalKeyProvider.fromConfig({ masterKey, masterKeyFile })), systemClock),

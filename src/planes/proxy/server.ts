@@ -41,6 +41,7 @@ export function buildProxy(relay: Relay): ProxyPlane {
       masterKeyFile: config.masterKeyFile,
       intervalMs: config.auditFlushMs,
       batchSize: config.auditBatchSize,
+      nice: config.auditWorkerNice,
     },
     logger,
   );
