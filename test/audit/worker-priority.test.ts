@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { skipFor } from '../harness.ts';
 import { auditWriter, openAuditStore, records } from './helpers.ts';
 
 /** Nice value of each of this process's threads, by thread id (Linux: /proc/self/task). */
@@ -44,5 +48,33 @@ describe('audit writer thread priority', { skip: process.platform !== 'linux' &&
     await writer.flush();
     const base = before.get(process.pid);
     for (const [tid, nice] of threadNices()) if (!before.has(tid)) assert.equal(nice, base, `thread ${tid}`);
+  });
+});
+
+/**
+ * Threads inherit their creator's nice value, and libuv's shared thread pool
+ * starts on first use. A writer that reaches PostgreSQL by host name looks the
+ * name up in that pool: it must not be the one to start it at its lower priority.
+ */
+describe('audit writer thread priority, thread pool', {
+  skip: (process.platform !== 'linux' && 'Linux only') || skipFor('postgres'),
+}, () => {
+  it('the thread pool does not start at the writer priority', { timeout: 30_000 }, async () => {
+    const a = await openAuditStore('postgres');
+    const byName = new URL(a.databaseUrl);
+    byName.hostname = 'localhost'; // a name, so the writer's first connection uses the pool
+    const child = new URL('./priority-child.ts', import.meta.url);
+    const batch = JSON.stringify(records(3, { workspaceId: 'ws_priority_pool' }));
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [fileURLToPath(child), byName.toString(), a.dataDir, a.masterKey, batch],
+      { timeout: 20_000 },
+    );
+    const threads = JSON.parse(stdout) as { tid: number; name: string; nice: number }[];
+    const pool = threads.filter((t) => t.name.startsWith('libuv-worker'));
+    assert.ok(pool.length > 0, `the pool was started: ${stdout}`);
+    for (const t of pool) assert.equal(t.nice, 0, `pool thread ${t.tid} runs at nice ${t.nice}`);
+    assert.equal(threads.filter((t) => t.nice === 7).length, 1, 'only the writer is lowered');
+    assert.equal(await a.store.audit.count('ws_priority_pool'), 3);
   });
 });

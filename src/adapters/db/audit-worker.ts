@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { deserialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -49,6 +50,11 @@ const { databaseUrl, dataDir, masterKey, masterKeyFile, nice } = workerData as A
 // contention the scheduler hands the CPU back to the request path sooner. Elsewhere the
 // call would lower the whole process, so it is not made.
 if (nice > 0 && process.platform === 'linux') {
+  // A new thread inherits its creator's nice value, and libuv starts its shared thread
+  // pool (DNS lookups, file I/O) on first use, from whichever thread uses it first.
+  // Use it once before lowering this thread, so the pool the proxy relies on never
+  // starts from here at the lower priority (a PostgreSQL host name would start it).
+  await stat(dataDir).catch(() => undefined);
   try {
     setPriority(nice);
   } catch (error) {
