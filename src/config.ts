@@ -144,7 +144,7 @@ export const SETTINGS = [
     type: 'integer',
     default: '10',
     max: 19,
-    doc: "Linux only: nice value (0-19) of the thread that writes audit batches, so that under CPU contention it yields to the threads answering requests instead of stalling them. 0 keeps the process's priority. Every record is still written (above RELAY_AUDIT_MAX_BACKLOG the proxy refuses requests); on a single-core host that runs saturated, set 0 so the writer keeps up.",
+    doc: "Linux only: nice value (0-19) of the thread that writes audit batches, so that under CPU contention it yields to the threads answering requests instead of stalling them. 0 keeps the process's priority. Not applied on a host with a single CPU, where the writer must share the only core with the request path to keep up (above RELAY_AUDIT_MAX_BACKLOG the proxy refuses requests).",
   },
   {
     env: 'RELAY_MAX_REQUEST_BODY_BYTES',

@@ -32,6 +32,17 @@ type WorkerMessage =
   | { readonly type: 'priority_failed'; readonly message: string }
   | { readonly type: 'closed' };
 
+/**
+ * The writer thread's nice value: the configured one, except on a host with a
+ * single CPU. There the writer shares the only core with the request path and,
+ * lowered, would get about a tenth of it under load: it would fall behind until
+ * the proxy refuses requests at RELAY_AUDIT_MAX_BACKLOG. With two or more, the
+ * request path (one event loop) leaves it a core to catch up on.
+ */
+export function writerNice(configured: number, cpus: number): number {
+  return cpus > 1 ? configured : 0;
+}
+
 /** A batch as kept until acknowledged: serialized, so its records are not live objects here. */
 interface SentBatch {
   readonly bytes: Buffer;

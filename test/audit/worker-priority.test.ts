@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { writerNice } from '../../src/services/worker-audit-writer.ts';
 import { skipFor } from '../harness.ts';
 import { auditWriter, openAuditStore, records } from './helpers.ts';
 
@@ -76,5 +77,14 @@ describe('audit writer thread priority, thread pool', {
     for (const t of pool) assert.equal(t.nice, 0, `pool thread ${t.tid} runs at nice ${t.nice}`);
     assert.equal(threads.filter((t) => t.nice === 7).length, 1, 'only the writer is lowered');
     assert.equal(await a.store.audit.count('ws_priority_pool'), 3);
+  });
+});
+
+describe('writerNice', () => {
+  it('applies the configured value with two or more CPUs, and never on a single CPU', () => {
+    assert.equal(writerNice(10, 2), 10);
+    assert.equal(writerNice(10, 64), 10);
+    assert.equal(writerNice(0, 8), 0);
+    assert.equal(writerNice(10, 1), 0);
   });
 });

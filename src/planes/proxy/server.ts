@@ -1,6 +1,7 @@
+import { availableParallelism } from 'node:os';
 import type { Relay } from '../../app.ts';
 import type { AuditSink } from '../../ports/audit-sink.ts';
-import { WorkerAuditWriter } from '../../services/worker-audit-writer.ts';
+import { WorkerAuditWriter, writerNice } from '../../services/worker-audit-writer.ts';
 import { TrustedProxies } from '../client-ip.ts';
 import { createListener, type Listener, tlsOptions } from '../tls.ts';
 import { AuthCache } from './auth-cache.ts';
@@ -41,7 +42,7 @@ export function buildProxy(relay: Relay): ProxyPlane {
       masterKeyFile: config.masterKeyFile,
       intervalMs: config.auditFlushMs,
       batchSize: config.auditBatchSize,
-      nice: config.auditWorkerNice,
+      nice: writerNice(config.auditWorkerNice, availableParallelism()),
     },
     logger,
   );
