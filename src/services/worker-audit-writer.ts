@@ -56,10 +56,9 @@ interface SentBatch {
  * its acknowledgement as serialized bytes (`v8.serialize`, what postMessage
  * would do anyway): records held as objects until their commit would outlive
  * young-generation collections, be promoted, and lengthen the old-generation
- * pauses every request then waits through. If the
- * worker dies, a new one is started and every unacknowledged batch is sent
- * again, so a crash loses nothing; `flush()` resolves when everything recorded
- * so far is stored.
+ * pauses every request then waits through. If the worker dies, a new one is
+ * started and every unacknowledged batch is sent again, so a crash loses
+ * nothing; `flush()` resolves when everything recorded so far is stored.
  *
  * Pacing, measured on the reference machine (docs/performance.md): every few
  * milliseconds (waking the worker each time) cost more tail latency than a

@@ -4,10 +4,10 @@
  * value as JSON. Run in its own process so that nothing has started libuv's thread
  * pool before the writer thread does.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import type { AuditRecord } from '../../src/core/audit.ts';
 import { createLogger } from '../../src/logger.ts';
 import { WorkerAuditWriter } from '../../src/services/worker-audit-writer.ts';
+import { threads } from './threads.ts';
 
 const [databaseUrl, dataDir, masterKey, batch] = process.argv.slice(2) as [string, string, string, string];
 const writer = new WorkerAuditWriter(
@@ -16,13 +16,6 @@ const writer = new WorkerAuditWriter(
 );
 for (const r of JSON.parse(batch) as AuditRecord[]) writer.record(r);
 await writer.flush();
-const threads = readdirSync('/proc/self/task').map((tid) => {
-  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-  return {
-    tid: Number(tid),
-    name: readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim(),
-    nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]),
-  };
-});
+const seen = threads();
 await writer.close();
-process.stdout.write(JSON.stringify(threads));
+process.stdout.write(JSON.stringify(seen));

@@ -1,23 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { writerNice } from '../../src/services/worker-audit-writer.ts';
 import { skipFor } from '../harness.ts';
 import { auditWriter, openAuditStore, records } from './helpers.ts';
+import { type ThreadInfo, threads } from './threads.ts';
 
-/** Nice value of each of this process's threads, by thread id (Linux: /proc/self/task). */
+/** Nice value of each of this process's threads, by thread id. */
 function threadNices(): Map<number, number> {
-  const nices = new Map<number, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    // Fields after "(comm)": state is field 3, nice is field 19.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    nices.set(Number(tid), Number(fields[16]));
-  }
-  return nices;
+  return new Map(threads().map((t) => [t.tid, t.nice]));
 }
 
 /**
@@ -71,11 +64,11 @@ describe('audit writer thread priority, thread pool', {
       [fileURLToPath(child), byName.toString(), a.dataDir, a.masterKey, batch],
       { timeout: 20_000 },
     );
-    const threads = JSON.parse(stdout) as { tid: number; name: string; nice: number }[];
-    const pool = threads.filter((t) => t.name.startsWith('libuv-worker'));
+    const seen = JSON.parse(stdout) as ThreadInfo[];
+    const pool = seen.filter((t) => t.name.startsWith('libuv-worker'));
     assert.ok(pool.length > 0, `the pool was started: ${stdout}`);
     for (const t of pool) assert.equal(t.nice, 0, `pool thread ${t.tid} runs at nice ${t.nice}`);
-    assert.equal(threads.filter((t) => t.nice === 7).length, 1, 'only the writer is lowered');
+    assert.equal(seen.filter((t) => t.nice === 7).length, 1, 'only the writer is lowered');
     assert.equal(await a.store.audit.count('ws_priority_pool'), 3);
   });
 });
