@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openStore } from '../src/adapters/db/open-store.ts';
+import { openAuditWriterStore } from '../src/adapters/db/open-store.ts';
 import { LocalKeyProvider } from '../src/adapters/local-key/local-key-provider.ts';
 import type { AuditRecord } from '../src/core/audit.ts';
 import { AuditSealer } from '../src/core/audit-seal.ts';
@@ -84,7 +84,7 @@ for (const dialect of (process.env.BENCH_AUDIT_DIALECTS ?? 'sqlite,postgres').sp
     console.log(`${dialect}: skipped (unreachable)`);
     continue;
   }
-  const store = openStore(url, dir);
+  const store = openAuditWriterStore(url, dir);
   try {
     await store.migrate();
     const keys = LocalKeyProvider.fromConfig({

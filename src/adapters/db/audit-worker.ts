@@ -8,7 +8,7 @@ import { systemClock } from '../../core/clock.ts';
 import { Vault } from '../../core/vault.ts';
 import { writeAuditBatch } from '../../services/audit-batch.ts';
 import { LocalKeyProvider } from '../local-key/local-key-provider.ts';
-import { openStore } from './open-store.ts';
+import { openAuditWriterStore } from './open-store.ts';
 
 /**
  * The audit writer's thread: it owns its own store connection and does all the
@@ -61,7 +61,7 @@ if (nice > 0 && process.platform === 'linux') {
     port.postMessage({ type: 'priority_failed', message: (error as Error).message });
   }
 }
-const store = openStore(databaseUrl, dataDir);
+const store = openAuditWriterStore(databaseUrl, dataDir);
 store.useAuditSealer(
   new AuditSealer(new Vault(LocalKeyProvider.fromConfig({ masterKey, masterKeyFile })), systemClock),
 );

@@ -67,7 +67,15 @@ class NodeSqliteDatabase implements SqliteDatabase {
   }
 }
 
-export function openSqlite(path: string): { dialect: SqliteDialect; raw: DatabaseSync } {
+export interface SqliteOptions {
+  /** `temp_store = MEMORY` on this connection (see OpenStoreOptions.tempInMemory). */
+  readonly tempInMemory?: boolean;
+}
+
+export function openSqlite(
+  path: string,
+  options: SqliteOptions = {},
+): { dialect: SqliteDialect; raw: DatabaseSync } {
   const isNew = !existsSync(path);
   const raw = new DatabaseSync(path);
   // Owner-only before the first write: SQLite gives the -wal and -shm files the same mode.
@@ -77,5 +85,6 @@ export function openSqlite(path: string): { dialect: SqliteDialect; raw: Databas
   raw.exec(
     'PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;',
   );
+  if (options.tempInMemory === true) raw.exec('PRAGMA temp_store = MEMORY;');
   return { dialect: new SqliteDialect({ database: new NodeSqliteDatabase(raw) }), raw };
 }
