@@ -1,5 +1,6 @@
 import type { TargetResult } from './measure-target.ts';
 import type { CpuWindow, PhaseResult } from './phase.ts';
+import type { ThreadRole } from './proc-cpu.ts';
 import type { LoadResult } from './protocol.ts';
 
 /** The numbers reported for one target (milliseconds, requests/s, CPU µs per request). */
@@ -18,6 +19,19 @@ export interface TargetFigures {
   readonly proxy_cpu_us_per_request: number | null;
   readonly proxy_cpu_us_per_request_fixed_rate: number | null;
   readonly proxy_cpu_cores_at_saturation: number | null;
+  /**
+   * The proxy's CPU µs per request by thread (proc-cpu.ts ThreadRole): its event
+   * loop, its worker threads (Relay's audit writer), V8's helpers (GC,
+   * compilation) and the rest; at saturation, then at the fixed rate.
+   */
+  readonly proxy_main_cpu_us_per_request: number | null;
+  readonly proxy_workers_cpu_us_per_request: number | null;
+  readonly proxy_v8_cpu_us_per_request: number | null;
+  readonly proxy_other_cpu_us_per_request: number | null;
+  readonly proxy_main_cpu_us_per_request_fixed_rate: number | null;
+  readonly proxy_workers_cpu_us_per_request_fixed_rate: number | null;
+  readonly proxy_v8_cpu_us_per_request_fixed_rate: number | null;
+  readonly proxy_other_cpu_us_per_request_fixed_rate: number | null;
   readonly upstream_cpu_us_per_request: number | null;
   readonly generator_cpu_us_per_request: number | null;
   readonly answered: number;
@@ -51,6 +65,11 @@ function cpuOf(phase: PhaseResult, name: string): number | null {
   return perRequest(phase.cpu[name], phase.load.measured);
 }
 
+function threadCpuOf(phase: PhaseResult, role: ThreadRole): number | null {
+  const threads = phase.cpu['proxy']?.threads;
+  return threads == null || phase.load.measured === 0 ? null : threads[role] / phase.load.measured;
+}
+
 export function targetFigures(result: TargetResult, rate: number): TargetFigures {
   const sat = result.saturation;
   const fixed = result.fixedRate;
@@ -69,6 +88,14 @@ export function targetFigures(result: TargetResult, rate: number): TargetFigures
     proxy_cpu_us_per_request: cpuOf(sat, 'proxy'),
     proxy_cpu_us_per_request_fixed_rate: cpuOf(fixed, 'proxy'),
     proxy_cpu_cores_at_saturation: cores(sat.cpu['proxy']),
+    proxy_main_cpu_us_per_request: threadCpuOf(sat, 'main'),
+    proxy_workers_cpu_us_per_request: threadCpuOf(sat, 'workers'),
+    proxy_v8_cpu_us_per_request: threadCpuOf(sat, 'v8'),
+    proxy_other_cpu_us_per_request: threadCpuOf(sat, 'other'),
+    proxy_main_cpu_us_per_request_fixed_rate: threadCpuOf(fixed, 'main'),
+    proxy_workers_cpu_us_per_request_fixed_rate: threadCpuOf(fixed, 'workers'),
+    proxy_v8_cpu_us_per_request_fixed_rate: threadCpuOf(fixed, 'v8'),
+    proxy_other_cpu_us_per_request_fixed_rate: threadCpuOf(fixed, 'other'),
     upstream_cpu_us_per_request: cpuOf(sat, 'upstream'),
     generator_cpu_us_per_request: cpuOf(sat, 'generator'),
     answered: result.answered,

@@ -1,11 +1,19 @@
 import type { ChildProcess } from 'node:child_process';
-import { machineBusyCpuUs, processTreeCpuUs } from './proc-cpu.ts';
+import {
+  machineBusyCpuUs,
+  processTreeCpuUs,
+  THREAD_ROLES,
+  type ThreadRole,
+  threadCpuUs,
+} from './proc-cpu.ts';
 import type { LoadEvent, LoadResult, LoadSpec } from './protocol.ts';
 
 /** CPU used by one process tree during a measured window. */
 export interface CpuWindow {
   readonly cpuUs: number;
   readonly wallMs: number;
+  /** The watched process's own threads by role (its descendants are not in it); null if unreadable. */
+  readonly threads: Readonly<Record<ThreadRole, number>> | null;
 }
 
 export interface PhaseResult {
@@ -28,16 +36,29 @@ const PHASE_SLACK_MS = 20_000;
 
 interface Reading {
   readonly cpuUs: number | null;
+  readonly threads: Record<ThreadRole, number> | null;
   readonly at: number;
 }
 
 function readAll(watched: Readonly<Record<string, number>>): Record<string, Reading> {
   const at = performance.now();
   const readings: Record<string, Reading> = {};
-  for (const [name, pid] of Object.entries(watched)) readings[name] = { cpuUs: processTreeCpuUs(pid), at };
-  readings[BENCH] = { cpuUs: processTreeCpuUs(process.pid), at };
-  readings[MACHINE] = { cpuUs: machineBusyCpuUs(), at };
+  for (const [name, pid] of Object.entries(watched))
+    readings[name] = { cpuUs: processTreeCpuUs(pid), threads: threadCpuUs(pid), at };
+  readings[BENCH] = { cpuUs: processTreeCpuUs(process.pid), threads: null, at };
+  readings[MACHINE] = { cpuUs: machineBusyCpuUs(), threads: null, at };
   return readings;
+}
+
+/** Per-role CPU between two readings; a role never goes below 0 (a thread that exited drops out). */
+export function threadDifference(
+  start: Readonly<Record<ThreadRole, number>> | null,
+  end: Readonly<Record<ThreadRole, number>> | null,
+): Record<ThreadRole, number> | null {
+  if (start === null || end === null) return null;
+  const used = { main: 0, workers: 0, v8: 0, other: 0 };
+  for (const role of THREAD_ROLES) used[role] = Math.max(0, end[role] - start[role]);
+  return used;
 }
 
 function difference(
@@ -49,7 +70,11 @@ function difference(
     const start = before[name];
     windows[name] =
       start?.cpuUs != null && end.cpuUs !== null
-        ? { cpuUs: end.cpuUs - start.cpuUs, wallMs: end.at - start.at }
+        ? {
+            cpuUs: end.cpuUs - start.cpuUs,
+            wallMs: end.at - start.at,
+            threads: threadDifference(start.threads, end.threads),
+          }
         : null;
   }
   return windows;

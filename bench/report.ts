@@ -124,6 +124,43 @@ export function resultTable(
   return lines;
 }
 
+/**
+ * Where each proxy's CPU goes, by thread: its event loop, its worker threads
+ * (Relay's audit writer), V8's helpers, the rest. Empty when no target has
+ * the breakdown (not Linux).
+ */
+export function threadTable(order: readonly TargetName[], figures: Figures, rate: number): string[] {
+  const rows: string[][] = [
+    [
+      'proxy CPU µs/req by thread',
+      'main @sat',
+      'workers',
+      'V8 helpers',
+      'other',
+      `main @${rate}/s`,
+      'workers',
+      'V8 helpers',
+      'other',
+    ],
+  ];
+  for (const name of order) {
+    const f = figures[name];
+    if (f === undefined || f.proxy_main_cpu_us_per_request === null) continue;
+    rows.push([
+      LABELS[name],
+      int(f.proxy_main_cpu_us_per_request),
+      int(f.proxy_workers_cpu_us_per_request),
+      int(f.proxy_v8_cpu_us_per_request),
+      int(f.proxy_other_cpu_us_per_request),
+      int(f.proxy_main_cpu_us_per_request_fixed_rate),
+      int(f.proxy_workers_cpu_us_per_request_fixed_rate),
+      int(f.proxy_v8_cpu_us_per_request_fixed_rate),
+      int(f.proxy_other_cpu_us_per_request_fixed_rate),
+    ]);
+  }
+  return rows.length === 1 ? [] : table(rows);
+}
+
 function auditLine(audit: AuditCount | null, answered: number | undefined): string {
   if (answered === undefined) return 'audit count: n/a (relay not measured)';
   if (audit === null || !audit.available)

@@ -14,7 +14,7 @@ import { combineRounds, problemsOf, type TargetFigures, targetFigures, warningsO
 import { forkBenchChild, hasExited, nextMessage, stopChild } from './ipc.ts';
 import { measureTarget, type Rig } from './measure-target.ts';
 import type { UpstreamEvent } from './protocol.ts';
-import { medianRatios, ratioLines, ratios, resultTable } from './report.ts';
+import { medianRatios, ratioLines, ratios, resultTable, threadTable } from './report.ts';
 import { type RunningTarget, startTarget } from './start-target.ts';
 
 const READY_TIMEOUT_MS = 15_000;
@@ -148,6 +148,8 @@ function print(config: BenchConfig, findings: Findings): void {
     header(config),
     '',
     ...resultTable(config.targets, figures, config.rate, notes),
+    '',
+    ...threadTable(config.targets, figures, config.rate),
     '',
     ...ratioLines(figures, r, audit),
     ...warnings.map((warning) => `WARNING: ${warning}`),
