@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AuditRecord } from './audit.ts';
 
 /**
@@ -65,7 +65,8 @@ export function canonicalEncoding(r: Omit<ChainedAuditRecord, 'seq' | 'hash'>): 
 }
 
 export function chainHash(r: Omit<ChainedAuditRecord, 'seq' | 'hash'>): string {
-  return createHash('sha256').update(canonicalEncoding(r)).digest('hex');
+  // One-shot: no Hash object per record (the writer hashes every proxied request).
+  return hash('sha256', canonicalEncoding(r), 'hex');
 }
 
 /** Chains `sealed` (already sealed, in order) after `head`. */
@@ -76,8 +77,14 @@ export function chainAfter(
   const out: ChainedAuditRecord[] = [];
   let prev = head;
   for (const r of sealed) {
-    const linked = { ...r, prevHash: prev.hash };
-    const next: ChainedAuditRecord = { ...linked, seq: prev.seq + 1, hash: chainHash(linked) };
+    // One object per record: the hash covers neither `seq` nor `hash`, so it is set last.
+    const next: { -readonly [K in keyof ChainedAuditRecord]: ChainedAuditRecord[K] } = {
+      ...r,
+      prevHash: prev.hash,
+      seq: prev.seq + 1,
+      hash: '',
+    };
+    next.hash = chainHash(next);
     out.push(next);
     prev = next;
   }

@@ -3,7 +3,7 @@ import type { AuditRecord } from './audit.ts';
 import { type ChainedAuditRecord, type ChainPoint, chainAfter } from './audit-chain.ts';
 import { randomBase62 } from './base62.ts';
 import type { Clock } from './clock.ts';
-import { associatedData, type SealRef, type Vault } from './vault.ts';
+import { associatedDataById, type SealRef, type Vault } from './vault.ts';
 
 /**
  * Encryption at rest of an audit record's sensitive fields (SPEC §7, §9): the
@@ -81,11 +81,10 @@ export function auditKeyRef(workspaceId: string, id: string): SealRef {
   return { table: 'audit_keys', workspaceId, id, field: 'key_sealed' };
 }
 
-function recordAad(workspaceId: string, recordId: string): Buffer {
-  return Buffer.from(
-    associatedData({ table: 'audit_events', workspaceId, id: recordId, field: SEALED_FIELDS }),
-    'utf8',
-  );
+/** The AAD of each record of a workspace: it binds the workspace, the record id and the field list. */
+function recordAads(workspaceId: string): (recordId: string) => Buffer {
+  const text = associatedDataById({ table: 'audit_events', workspaceId, field: SEALED_FIELDS });
+  return (recordId) => Buffer.from(text(recordId), 'utf8');
 }
 
 /** AES-256-GCM: base64url(iv ‖ ciphertext ‖ tag). `iv` must be fresh random bytes, never reused. */
@@ -173,8 +172,10 @@ export class AuditSealer {
     const { key, ref } = current;
     // One call for every IV of the batch: a call per record costs about as much as the hashing.
     const ivs = randomBytes(IV_BYTES * records.length);
+    const aad = recordAads(workspaceId);
+    // One copy per record: every chain and key column of `r`, if any, is set anew here or when chained.
     const sealed = records.map((r, i) => ({
-      ...plain(r),
+      ...r,
       workspaceId,
       path: '',
       query: null,
@@ -185,7 +186,7 @@ export class AuditSealer {
         key,
         ivs.subarray(i * IV_BYTES, (i + 1) * IV_BYTES),
         JSON.stringify([r.path, r.query, r.ip, r.userAgent] satisfies SensitiveFields),
-        recordAad(workspaceId, r.id),
+        aad(r.id),
       ),
     }));
     return { key: ref, records: chainAfter(head, sealed) };
@@ -200,7 +201,7 @@ export class AuditSealer {
       if (key === undefined) return withFields(r, UNREADABLE_PLACEHOLDER);
       let fields: unknown;
       try {
-        fields = JSON.parse(decrypt(key, r.sealed, recordAad(r.workspaceId, r.id)));
+        fields = JSON.parse(decrypt(key, r.sealed, recordAads(r.workspaceId)(r.id)));
       } catch {
         return withFields(r, UNREADABLE_PLACEHOLDER);
       }

@@ -30,6 +30,16 @@ export function associatedData(ref: SealRef): string {
   return ['relay', VERSION, ref.table, ref.workspaceId, ref.id, ref.field].map(encodeURIComponent).join('|');
 }
 
+/**
+ * `associatedData` for many ids of one table, workspace and field: the parts that
+ * do not change are encoded once (the audit writer builds one per record).
+ */
+export function associatedDataById(ref: Omit<SealRef, 'id'>): (id: string) => string {
+  const prefix = `${['relay', VERSION, ref.table, ref.workspaceId].map(encodeURIComponent).join('|')}|`;
+  const suffix = `|${encodeURIComponent(ref.field)}`;
+  return (id) => prefix + encodeURIComponent(id) + suffix;
+}
+
 /** AES-256-GCM with a fresh 96-bit IV: returns iv‖ciphertext‖tag. */
 export function gcmEncrypt(key: Buffer, plaintext: Buffer, aad: string): Buffer {
   const iv = randomBytes(IV_BYTES);

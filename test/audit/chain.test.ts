@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chainHash, GENESIS } from '../../src/core/audit-chain.ts';
+import { chainAfter, chainHash, GENESIS } from '../../src/core/audit-chain.ts';
 import { verifyAuditChain } from '../../src/services/audit-verify.ts';
 import { DIALECTS, skipFor } from '../harness.ts';
 import {
@@ -221,3 +221,39 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('audit chain encoding', () => {
+  it('hashes a fixed record as every earlier version did, so stored chains keep verifying', () => {
+    const r = {
+      workspaceId: 'ws_golden',
+      id: 'evt_0Golden0000000000',
+      at: '2030-01-01T00:00:00.000Z',
+      requestId: 'req_1',
+      connectionId: 'conn_a',
+      credentialId: 'cred_b',
+      recipientId: null,
+      method: 'POST',
+      path: '',
+      query: null,
+      decision: 'allowed' as const,
+      reason: null,
+      status: 201,
+      durationMs: 1.5,
+      upstreamMs: 0.25,
+      bytesIn: 10,
+      bytesOut: 20,
+      ip: '',
+      userAgent: null,
+      keyId: 'akey_x',
+      sealed: 'c2VhbGVk',
+    };
+    const [first, second] = chainAfter(GENESIS, [r, { ...r, id: 'evt_0Golden0000000001' }]);
+    assert.equal(first?.seq, 1);
+    assert.equal(first?.prevHash, GENESIS.hash);
+    assert.equal(first?.hash, '22f0426b00a116496582dd6e1a11cfed060c18d3f73b84258a237b89495a593d');
+    assert.equal(second?.seq, 2);
+    assert.equal(second?.prevHash, first?.hash);
+    assert.equal(second?.hash, 'ba4dc22c13bf168c1aee418723e3a4017b4d21cc1ccf900959fef384bd1e9a39');
+    assert.equal(chainHash(second as NonNullable<typeof second>), second?.hash);
+  });
+});

@@ -13,7 +13,7 @@ import {
   readKeyFile,
   writeKeyFile,
 } from '../../src/adapters/local-key/local-key-provider.ts';
-import { type SealRef, Vault, VaultError } from '../../src/core/vault.ts';
+import { associatedData, associatedDataById, type SealRef, Vault, VaultError } from '../../src/core/vault.ts';
 import { tempDir } from '../harness.ts';
 
 const ringOf = (...keys: Buffer[]): Keyring => ({
@@ -258,5 +258,31 @@ describe('key file', () => {
     });
     const sealed = await vaultOf(randomBytes(32)).seal(PLAINTEXT, REF);
     await assert.rejects(new Vault(provider).open(sealed, REF), /no master key with id/);
+  });
+});
+
+describe('associated data', () => {
+  it('names the format version, table, workspace, id and field, each percent-encoded', () => {
+    // Fixed: every value sealed so far was sealed with exactly this text.
+    assert.equal(
+      associatedData({
+        table: 'audit_events',
+        workspaceId: 'ws_A',
+        id: 'evt_x|y%',
+        field: 'path,query,ip,user_agent',
+      }),
+      'relay|v1|audit_events|ws_A|evt_x%7Cy%25|path%2Cquery%2Cip%2Cuser_agent',
+    );
+  });
+
+  it('built per id, it is the same text', () => {
+    for (const ref of [
+      REF,
+      { table: 'audit_events', workspaceId: '', id: 'evt_0AbCdEf', field: 'path,query,ip,user_agent' },
+      { table: 'a|b', workspaceId: 'ws_|%', id: 'id with spaces and é', field: 'f|g' },
+    ]) {
+      const { id, ...rest } = ref;
+      assert.equal(associatedDataById(rest)(id), associatedData(ref));
+    }
   });
 });
