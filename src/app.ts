@@ -22,6 +22,7 @@ import { type Clock, systemClock } from './core/clock.ts';
 import { ipGrouping } from './core/ip-group.ts';
 import { Vault } from './core/vault.ts';
 import { registerManagementRateLimiter } from './planes/management/rate-limit.ts';
+import { BruteForceGuard } from './planes/proxy/brute-force.ts';
 import type { Bus } from './ports/bus.ts';
 import type { GeoIp } from './ports/geo-ip.ts';
 import type { RateLimiter } from './ports/rate-limiter.ts';
@@ -52,6 +53,12 @@ export interface Relay {
   readonly geoIp: GeoIp;
   /** Rate-limit buckets and brute-force counters: Redis when RELAY_REDIS_URL is set (shared by every node), else in process. */
   readonly rateLimiter: RateLimiter;
+  /**
+   * The brute-force throttle (RELAY_BRUTE_FORCE_*), one for both listeners: failed
+   * authentication on the proxy and on the management API counts against the same
+   * address, and a blocked address is refused on both.
+   */
+  readonly authGuard: BruteForceGuard;
   /** Every outgoing mail: recorded in the outbox and logged, delivered over SMTP when RELAY_SMTP_URL is set. */
   readonly mailer: OutboxMailer;
   /** New-IP confirmation for human recipients (SPEC §6): trusted networks, pending confirmations, the mail. */
@@ -187,10 +194,25 @@ export async function openRelay(
     });
     const metrics = new RelayMetrics({ securityEvents });
     let geoIp: GeoIp | undefined;
+    // Made on first use (a listener's start): with Redis it subscribes to every node's
+    // blocks, which a CLI command opening the Relay has no use for.
+    let authGuard: BruteForceGuard | undefined;
     const relay: Relay = {
       get geoIp() {
         geoIp ??= openGeoIp(config.geoipDb);
         return geoIp;
+      },
+      get authGuard() {
+        authGuard ??= new BruteForceGuard({
+          limiter: rateLimiter,
+          clock,
+          logger,
+          raise: (event) => securityEvents.raise(event),
+          maxFailures: config.bruteForceMaxFailures,
+          windowSeconds: config.bruteForceWindowSeconds,
+          blockSeconds: config.bruteForceBlockSeconds,
+        });
+        return authGuard;
       },
       config,
       logger,
@@ -213,6 +235,7 @@ export async function openRelay(
         await security.close();
         metrics.close();
         await mailer.close();
+        authGuard?.close();
         await rateLimiter.close();
         await bus.close();
         await store.close();

@@ -244,7 +244,7 @@ export const SETTINGS = [
     env: 'RELAY_BRUTE_FORCE_MAX_FAILURES',
     type: 'integer',
     default: '20',
-    doc: 'Authentication failures from one IP within RELAY_BRUTE_FORCE_WINDOW_SECONDS that raise a security event and block that IP.',
+    doc: 'Authentication failures from one IP within RELAY_BRUTE_FORCE_WINDOW_SECONDS that raise a security event and block that IP. Failures on the proxy and on the management API count together; 0 turns the throttle off.',
   },
   {
     env: 'RELAY_BRUTE_FORCE_WINDOW_SECONDS',
@@ -256,7 +256,7 @@ export const SETTINGS = [
     env: 'RELAY_BRUTE_FORCE_BLOCK_SECONDS',
     type: 'integer',
     default: '300',
-    doc: 'How long an IP that crossed the failure threshold is refused (429) before any credential check.',
+    doc: 'How long an IP that crossed the failure threshold is refused (429) before any credential or token check, on the proxy and on the management API (its public health checks excepted).',
   },
   {
     env: 'RELAY_LEAK_REPORT_KEYS_FILE',

@@ -65,6 +65,8 @@ export async function startRelay(
         metrics: { registry: relay.metrics, token: config.metricsToken },
         // Read by the authentication hook (auth.ts) so token IP rules see the same client as the proxy.
         trustedProxies: new TrustedProxies(config.trustedProxies),
+        // Failed logins on either listener count against the same address.
+        authGuard: relay.authGuard,
       };
       api = buildManagementApi(apiContext);
       await api.listen({ port: config.apiPort, host: config.apiHost });

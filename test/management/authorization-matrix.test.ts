@@ -385,7 +385,11 @@ async function documentedOperations(relay: TestRelay): Promise<DocOperation[]> {
 
 for (const dialect of DIALECTS) {
   describe(dialect, { skip: skipFor(dialect) }, async () => {
-    const relay = await startTestRelay(dialect, { RELAY_LEAK_REPORT_KEYS_FILE: leakSigner.keysFile });
+    const relay = await startTestRelay(dialect, {
+      RELAY_LEAK_REPORT_KEYS_FILE: leakSigner.keysFile,
+      // Every route is called with bad tokens on purpose; the brute-force throttle has its own suite.
+      RELAY_BRUTE_FORCE_MAX_FAILURES: '100000',
+    });
     const { store } = relay.running.relay;
     const upstreamSecret = distinctSecret('matrix-upstream');
     const connection = await createConnection(relay, {
@@ -609,7 +613,10 @@ for (const dialect of DIALECTS) {
 
   describe(`${dialect}: a token's IPv6 allowlist`, { skip: skipFor(dialect) }, async () => {
     // Listening on :: so the same API is reached over ::1 and over 127.0.0.1 (seen as ::ffff:127.0.0.1).
-    const relay = await startTestRelay(dialect, { RELAY_API_HOST: '::' });
+    const relay = await startTestRelay(dialect, {
+      RELAY_API_HOST: '::',
+      RELAY_BRUTE_FORCE_MAX_FAILURES: '100000',
+    });
     const port = relay.running.ports.api;
     const v6 = `http://[::1]:${port}`;
     const v4 = `http://127.0.0.1:${port}`;

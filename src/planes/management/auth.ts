@@ -5,6 +5,7 @@ import type { ManagementToken } from '../../core/model.ts';
 import { type CompiledGlob, compileGlob, matchesAny } from '../../core/path-glob.ts';
 import { certificateAccepted } from '../client-cert.ts';
 import { identifyClient, NO_TRUSTED_PROXIES, type TrustedProxies } from '../client-ip.ts';
+import { noAuthFailureGuard } from '../proxy/policy.ts';
 import type { ManagementContext } from './context.ts';
 
 /** Management API accepts `Authorization: Bearer <token>` and `X-API-Key: <token>` (SPEC §3). */
@@ -73,22 +74,40 @@ export interface ClientIdentityContext {
   readonly trustedProxies?: TrustedProxies;
 }
 
+/** Authentication failures the brute-force throttle counts (as the proxy does: 401s). */
+const AUTH_FAILURES: ReadonlySet<string> = new Set(['unauthenticated', 'token_expired']);
+
 /**
  * Runs on every request before its body is read, so an unauthenticated caller
- * learns nothing about schemas. Order: authenticate (401), network (403
+ * learns nothing about schemas. Order: the brute-force throttle (429
+ * too_many_auth_failures, an address that failed too often, whatever it sends
+ * now), authenticate (401, counted against the address), network (403
  * ip_not_allowed), client certificate (403 client_certificate_required), the
  * token's own API scope, then its role. Viewers read;
  * provisioners reach only the routes marked for them; admins reach everything.
  */
 export function authenticate(ctx: ManagementContext & ClientIdentityContext) {
   const trusted = ctx.trustedProxies ?? NO_TRUSTED_PROXIES;
-  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+  const guard = ctx.authGuard ?? noAuthFailureGuard;
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const access = request.routeOptions.config?.access ?? 'admin';
     if (access === 'public' || request.routeOptions.url === undefined) return;
-    const token = await ctx.services.tokens.authenticate(presentedToken(request));
-    request.principal = token;
     // The client as the proxy plane sees it: the socket, or X-Forwarded-For from trusted proxies only.
     const client = identifyClient(request.raw.socket, request.raw.headers, trusted);
+    const throttled = guard.blocked(client.ip);
+    if (throttled) {
+      if (throttled.headers) reply.headers(throttled.headers);
+      throw new RelayError(throttled.code, throttled.detail);
+    }
+    let token: ManagementToken;
+    try {
+      token = await ctx.services.tokens.authenticate(presentedToken(request));
+    } catch (error) {
+      if (error instanceof RelayError && AUTH_FAILURES.has(error.code))
+        guard.failed(client.ip, String(request.id));
+      throw error;
+    }
+    request.principal = token;
     if (token.ipAllowlist.length > 0 && !ipAllowed(client.ip, token.ipAllowlist)) {
       throw new RelayError('ip_not_allowed', `this token may not be used from ${client.ip}`);
     }

@@ -8,6 +8,7 @@ import type { LockdownService } from '../../services/lockdown.ts';
 import type { RelayMetrics } from '../../services/metrics.ts';
 import type { SecurityAlerts } from '../../services/security-alerts.ts';
 import type { SecurityEventInbox } from '../../services/security-alerts-inbox.ts';
+import type { AuthFailureGuard } from '../proxy/policy.ts';
 
 /**
  * Who may call a route: anyone (`public`), viewers and admins (`read`), admins
@@ -43,6 +44,12 @@ export interface ManagementContext {
   readonly security?: SecurityContext;
   /** `GET /metrics`: the Relay's metrics and RELAY_METRICS_TOKEN (empty: management tokens only). */
   readonly metrics?: { readonly registry: RelayMetrics; readonly token: string };
+  /**
+   * The brute-force throttle shared with the proxy (RELAY_BRUTE_FORCE_*): failed
+   * authentication counts against the caller's address, and a blocked address is
+   * refused (429) before any token is looked up. Absent: not throttled (API-only test builds).
+   */
+  readonly authGuard?: AuthFailureGuard;
 }
 
 export interface SecurityContext {

@@ -45,6 +45,9 @@ export function throttledAddress(ip: string): string {
  *
  * `blocked` must answer synchronously, so each node mirrors the holds it hears
  * of (its own strikes, and every node's through `onHold`) in a local map.
+ *
+ * One guard serves both listeners (`Relay.authGuard`): the management API counts
+ * its failed token checks here too and refuses a blocked address the same way.
  */
 export class BruteForceGuard implements AuthFailureGuard {
   readonly #options: BruteForceOptions;

@@ -11,7 +11,7 @@ import { geoRules } from './policies/geo.ts';
 import { credentialIpAllowlist } from './policies/ip-allowlist.ts';
 import { workspaceLockdown } from './policies/lockdown.ts';
 import { newIpConfirmation } from './policies/new-ip.ts';
-import { proxyThrottles } from './policies/rate-limit.ts';
+import { rateLimitPolicy } from './policies/rate-limit.ts';
 import { workspaceIpAllowlist } from './policies/workspace-ip.ts';
 import { ScopeBurstDetector } from './scope-bursts.ts';
 import { Upstreams } from './upstreams.ts';
@@ -58,7 +58,6 @@ export function buildProxy(relay: Relay): ProxyPlane {
     clock,
     config.credentialCacheTtlMs,
   );
-  const throttles = proxyThrottles(relay, workspaceSettings);
   const handler = createPipeline({
     auth,
     upstreams,
@@ -68,7 +67,7 @@ export function buildProxy(relay: Relay): ProxyPlane {
     forwarded: config.forwardedHeaders,
     maxScannedBodyBytes: config.scanMaxBodyBytes,
     scopeBursts: new ScopeBurstDetector(relay.securityEvents, clock),
-    authGuard: throttles.authGuard,
+    authGuard: relay.authGuard,
     policies: [
       // Lockdown first (SPEC §4 step 3): a locked workspace is refused whatever else would apply.
       workspaceLockdown(workspaceSettings),
@@ -77,7 +76,7 @@ export function buildProxy(relay: Relay): ProxyPlane {
       clientCertificate,
       credentialIpAllowlist,
       newIpConfirmation(relay.ipConfirmations),
-      throttles.rateLimit,
+      rateLimitPolicy({ limiter: relay.rateLimiter, settings: workspaceSettings, logger }),
     ],
     maxAuditBacklog: config.auditMaxBacklog,
     trustedProxies,
@@ -112,7 +111,6 @@ export function buildProxy(relay: Relay): ProxyPlane {
         await upstreams.close();
         auth.close();
         workspaceSettings.close();
-        throttles.close();
       })();
       return closing;
     },

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { Relay } from '../../../app.ts';
 import type { Credential, WorkspaceSettings } from '../../../core/model.ts';
 import {
   type RateDecision,
@@ -8,7 +7,6 @@ import {
   resolveRateProfile,
 } from '../../../core/rate-limit.ts';
 import type { RateLimiter } from '../../../ports/rate-limiter.ts';
-import { BruteForceGuard } from '../brute-force.ts';
 import type { PolicyResult, ProxyPolicy } from '../policy.ts';
 import type { WorkspaceSettingsCache } from '../workspace-settings.ts';
 
@@ -84,33 +82,6 @@ export function rateLimitPolicy(options: RateLimitPolicyOptions): ProxyPolicy {
       const workspace = settings.get(credential.workspaceId);
       if (workspace instanceof Promise) return workspace.then((w) => decide(credential, w, now), unavailable);
       return decide(credential, workspace, now);
-    },
-  };
-}
-
-export interface ProxyThrottles {
-  readonly authGuard: BruteForceGuard;
-  readonly rateLimit: ProxyPolicy;
-  close(): void;
-}
-
-/** The proxy's brute-force guard and rate-limit policy, on the Relay's shared limiter. */
-export function proxyThrottles(relay: Relay, settings: Pick<WorkspaceSettingsCache, 'get'>): ProxyThrottles {
-  const { config, clock, logger, rateLimiter, securityEvents } = relay;
-  const authGuard = new BruteForceGuard({
-    limiter: rateLimiter,
-    clock,
-    logger,
-    raise: (event) => securityEvents.raise(event),
-    maxFailures: config.bruteForceMaxFailures,
-    windowSeconds: config.bruteForceWindowSeconds,
-    blockSeconds: config.bruteForceBlockSeconds,
-  });
-  return {
-    authGuard,
-    rateLimit: rateLimitPolicy({ limiter: rateLimiter, settings, logger }),
-    close() {
-      authGuard.close();
     },
   };
 }
