@@ -30,5 +30,11 @@ export interface RateLimiter {
   strike(key: string, rule: StrikeRule, now: number): Promise<StrikeResult>;
   /** Tells `listener` of every hold started, by this or any node sharing the state. */
   onHold(listener: (key: string, until: number) => void): () => void;
+  /**
+   * Every key starting with `prefix` that is held at `now`, with the end of its
+   * hold: what a node starting up reads, after subscribing with `onHold`, to
+   * learn of holds started before it was listening.
+   */
+  holds(prefix: string, now: number): Promise<ReadonlyArray<readonly [key: string, until: number]>>;
   close(): Promise<void>;
 }

@@ -147,6 +147,26 @@ for (const impl of IMPLS) {
       assert.equal(guard.blocked('192.0.2.99'), undefined);
     });
 
+    it('a guard made after a block knows of it at once: a node that starts later', async () => {
+      const { nodes, events } = await setup();
+      const first = (nodes[0] as Node).guard;
+      for (let i = 0; i < 5; i++) first.failed('198.51.100.9', `req_${i}`);
+      await settle(() => events.length === 1);
+      const late = new BruteForceGuard({
+        limiter: (nodes.at(-1) as Node).limiter,
+        clock: { now: () => 1_700_000_000_000 },
+        logger: silent,
+        raise: async () => {},
+        maxFailures: 5,
+        windowSeconds: 60,
+        blockSeconds: 300,
+      });
+      await late.loaded;
+      assert.equal(late.blocked('198.51.100.9')?.code, 'too_many_auth_failures');
+      assert.equal(late.blocked('198.51.100.10'), undefined);
+      late.close();
+    });
+
     it('an IPv6 /64 counts as one address', async () => {
       const { nodes } = await setup();
       const guard = (nodes[0] as Node).guard;

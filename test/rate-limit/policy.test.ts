@@ -46,6 +46,7 @@ describe('rate-limit policy', () => {
       take: () => Promise.reject(new Error('ECONNREFUSED')),
       strike: () => Promise.reject(new Error('ECONNREFUSED')),
       onHold: () => () => {},
+      holds: () => Promise.reject(new Error('ECONNREFUSED')),
       close: async () => {},
     };
     const policy = rateLimitPolicy({ limiter: broken, settings: cached, logger: silent });

@@ -177,6 +177,37 @@ for (const impl of IMPLS) {
       assert.equal(all.filter((r) => r.heldUntil === T0 + 300_000).length, 30 - 2);
     });
 
+    it('holds lists the keys held now under a prefix, with their ends, on every instance', async () => {
+      const prefix = `${freshKey('held')}:`;
+      const [a, b, once, other] = [`${prefix}a`, `${prefix}b`, `${prefix}once`, freshKey('other')];
+      for (let i = 0; i < 3; i++) {
+        await lim().strike(a, rule, T0);
+        await lim().strike(other, rule, T0);
+        await lim().strike(b, rule, T0 + 10_000);
+      }
+      await lim().strike(once, rule, T0);
+      const sorted = (list: ReadonlyArray<readonly [string, number]>) =>
+        [...list].sort(([x], [y]) => x.localeCompare(y));
+      for (const instance of peer ? [lim(), peer] : [lim()]) {
+        assert.deepEqual(sorted(await instance.holds(prefix, T0 + 20_000)), [
+          [a, T0 + 300_000],
+          [b, T0 + 310_000],
+        ]);
+      }
+      assert.deepEqual(await lim().holds(prefix, T0 + 305_000), [[b, T0 + 310_000]], 'an ended hold is gone');
+    });
+
+    it('holds takes the prefix literally', async () => {
+      const base = freshKey('glob');
+      const literal = `${base}*:x`;
+      const lookalike = `${base}Q:x`; // what `${base}*:` would match as a pattern
+      for (let i = 0; i < 3; i++) {
+        await lim().strike(literal, rule, T0);
+        await lim().strike(lookalike, rule, T0);
+      }
+      assert.deepEqual(await lim().holds(`${base}*:`, T0), [[literal, T0 + 300_000]]);
+    });
+
     it('every instance sharing the state hears of a hold', async () => {
       const key = freshKey('notice');
       const listener = peer ?? lim();

@@ -50,6 +50,7 @@ describe('canary debounce', () => {
       take: () => ({ allowed: true, remaining: 1, resetSeconds: 0, retryAfterSeconds: 0 }) as never,
       strike: async () => ({ heldUntil: null, started: true }),
       onHold: () => () => {},
+      holds: async () => [],
       close: async () => {},
     };
     const trap = node(forgetful, clock, events);
@@ -83,6 +84,9 @@ describe('canary debounce', () => {
         throw new Error('redis down');
       },
       onHold: () => () => {},
+      holds: async () => {
+        throw new Error('redis down');
+      },
       close: async () => {},
     };
     const trap = node(broken, { now: () => 1 }, events);

@@ -91,6 +91,13 @@ export class MemoryRateLimiter implements RateLimiter {
     return () => this.#listeners.delete(listener);
   }
 
+  async holds(prefix: string, now: number): Promise<Array<readonly [string, number]>> {
+    const held: Array<readonly [string, number]> = [];
+    for (const [key, until] of this.#holds)
+      if (until > now && key.startsWith(prefix)) held.push([key, until]);
+    return held;
+  }
+
   /** Entries held, for tests of the memory bound. */
   get size(): number {
     return this.#buckets.size + this.#strikes.size + this.#holds.size;

@@ -10,7 +10,10 @@ import type { RateLimiter, StrikeResult, StrikeRule } from '../../ports/rate-lim
 import { STRIKE_SCRIPT, TAKE_SCRIPT } from './rate-limit-scripts.ts';
 
 /** The subset of an ioredis client this limiter uses. */
-type Client = Pick<Redis, 'evalsha' | 'eval' | 'duplicate' | 'quit' | 'disconnect' | 'status'>;
+type Client = Pick<
+  Redis,
+  'evalsha' | 'eval' | 'scan' | 'mget' | 'duplicate' | 'quit' | 'disconnect' | 'status'
+>;
 
 export interface RedisRateLimiterOptions {
   /** Every key and the hold channel start with this (default `relay:rl:`). */
@@ -110,6 +113,31 @@ export class RedisRateLimiter implements RateLimiter {
     return () => this.#listeners.delete(listener);
   }
 
+  async holds(prefix: string, now: number): Promise<Array<readonly [string, number]>> {
+    // Hold keys are `<prefix>{<key>}:hold` (see strike), each holding its end in ms and expiring with it.
+    const start = `${this.#prefix}{`;
+    const end = '}:hold';
+    const held: Array<readonly [string, number]> = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.#redis.scan(
+        cursor,
+        'MATCH',
+        `${globEscape(start + prefix)}*${end}`,
+        'COUNT',
+        500,
+      );
+      cursor = next;
+      if (keys.length === 0) continue;
+      const values = await this.#redis.mget(...keys);
+      keys.forEach((name, i) => {
+        const until = Number(values[i]);
+        if (values[i] != null && until > now) held.push([name.slice(start.length, -end.length), until]);
+      });
+    } while (cursor !== '0');
+    return held;
+  }
+
   /** Resolves once hold notices are being received (tests wait for it before publishing). */
   async ready(): Promise<void> {
     const subscriber = this.#subscriber;
@@ -121,6 +149,11 @@ export class RedisRateLimiter implements RateLimiter {
     this.#listeners.clear();
     await Promise.all([quit(this.#subscriber), quit(this.#redis)]);
   }
+}
+
+/** `text` matched literally by a Redis glob pattern (SCAN MATCH). */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
 async function quit(client: Client | undefined): Promise<void> {

@@ -44,7 +44,8 @@ export function throttledAddress(ip: string): string {
  * at — a valid one too: it is the address that is throttled.
  *
  * `blocked` must answer synchronously, so each node mirrors the holds it hears
- * of (its own strikes, and every node's through `onHold`) in a local map.
+ * of (its own strikes, and every node's through `onHold`) in a local map, which
+ * starts with the holds already in the shared state when the guard is made.
  *
  * One guard serves both listeners (`Relay.authGuard`): the management API counts
  * its failed token checks here too and refuses a blocked address the same way.
@@ -54,6 +55,8 @@ export class BruteForceGuard implements AuthFailureGuard {
   readonly #rule: StrikeRule;
   readonly #blockedUntil = new Map<string, number>();
   readonly #unsubscribe: () => void;
+  /** Settles once the holds that existed when the guard was made are known (tests wait for it). */
+  readonly loaded: Promise<void>;
 
   constructor(options: BruteForceOptions) {
     this.#options = options;
@@ -65,6 +68,22 @@ export class BruteForceGuard implements AuthFailureGuard {
     this.#unsubscribe = options.limiter.onHold((key, until) => {
       if (key.startsWith(KEY_PREFIX)) this.#block(key.slice(KEY_PREFIX.length), until);
     });
+    // Holds started before this node listened (another node's, in a cluster): read once.
+    // One started while the subscription is being set up is learnt, at worst, when the
+    // address next fails here.
+    this.loaded =
+      options.maxFailures === 0
+        ? Promise.resolve()
+        : options.limiter.holds(KEY_PREFIX, options.clock.now()).then(
+            (held) => {
+              for (const [key, until] of held) this.#block(key.slice(KEY_PREFIX.length), until);
+            },
+            (error: unknown) =>
+              options.logger.warn(
+                { err: { message: (error as Error).message } },
+                'brute-force blocks of other nodes could not be read: each is learnt at its next failure',
+              ),
+          );
   }
 
   blocked(ip: string): PolicyResult {
