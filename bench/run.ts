@@ -144,12 +144,12 @@ async function stopAll(running: Map<TargetName, RunningTarget>): Promise<void> {
 function print(config: BenchConfig, findings: Findings): void {
   const { figures, notes, problems, warnings, audit } = findings;
   const r = config.rounds > 1 ? medianRatios(findings.perRound) : ratios(figures);
+  const threads = threadTable(config.targets, figures, config.rate);
   const lines = [
     header(config),
     '',
     ...resultTable(config.targets, figures, config.rate, notes),
-    '',
-    ...threadTable(config.targets, figures, config.rate),
+    ...(threads.length === 0 ? [] : ['', ...threads]),
     '',
     ...ratioLines(figures, r, audit),
     ...warnings.map((warning) => `WARNING: ${warning}`),
