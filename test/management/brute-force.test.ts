@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { issueToken } from '../../src/core/tokens.ts';
 import { SYSTEM_WORKSPACE } from '../../src/services/security-events.ts';
 import { startTestRelay } from '../harness.ts';
+import { callFrom } from '../new-ip/helpers.ts';
 import { deleteKeys, SHAPES } from '../rate-limit/redis.ts';
 
 /**
@@ -25,43 +25,16 @@ const BYSTANDER = '127.0.0.1';
 const MAX_FAILURES = 4;
 const BLOCK_SECONDS = 60;
 
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly code: string | undefined;
-}
-
-/** A GET from `localAddress` over a fresh connection, with `token` as bearer (if any). */
-function getFrom(baseUrl: string, localAddress: string, path: string, token?: string): Promise<Answer> {
-  const { port } = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: Number(port),
-        path,
-        localAddress,
-        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          let code: string | undefined;
-          try {
-            code = (JSON.parse(Buffer.concat(chunks).toString()) as { code?: string }).code;
-          } catch {
-            code = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, code });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+/** A GET from `localAddress` with `token` (if any), and the problem code of its answer. */
+async function getFrom(baseUrl: string, localAddress: string, path: string, token?: string) {
+  const res = await callFrom(baseUrl, localAddress, path, token);
+  let code: string | undefined;
+  try {
+    code = (JSON.parse(res.text) as { code?: string }).code;
+  } catch {
+    code = undefined;
+  }
+  return { ...res, code };
 }
 
 const clearRedisState = () =>

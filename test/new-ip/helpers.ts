@@ -122,12 +122,12 @@ export function confirmLinkIn(text: string): { url: string; secret: string; path
   return { url: `${match[1]}/confirm-ip/${secret}`, secret, path: `/confirm-ip/${secret}` };
 }
 
-/** GET on the proxy with a Bearer token over a fresh connection from `localAddress` (127.0.0.0/8 is all loopback). */
+/** GET with a Bearer token (none: no Authorization header) over a fresh connection from `localAddress` (127.0.0.0/8 is all loopback). */
 export function callFrom(
   proxyUrl: string,
   localAddress: string,
   path: string,
-  token: string,
+  token: string | undefined,
   headers: OutgoingHttpHeaders = {},
 ): Promise<RawResponse> {
   const url = new URL(proxyUrl);
@@ -139,7 +139,7 @@ export function callFrom(
         localAddress,
         method: 'GET',
         path,
-        headers: { authorization: `Bearer ${token}`, ...headers },
+        headers: token === undefined ? headers : { authorization: `Bearer ${token}`, ...headers },
         agent: false,
       },
       (res) => {

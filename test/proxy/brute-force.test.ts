@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { issueToken } from '../../src/core/tokens.ts';
 import { SYSTEM_WORKSPACE } from '../../src/services/security-events.ts';
+import { callFrom } from '../new-ip/helpers.ts';
 import { deleteKeys, SHAPES } from '../rate-limit/redis.ts';
 import { startFakeUpstream } from './fake-upstream.ts';
-import {
-  assertDecision,
-  assertPassedThrough,
-  fullGrant,
-  type RawResponse,
-  startProxyFixture,
-} from './proxy-helpers.ts';
+import { assertDecision, assertPassedThrough, fullGrant, startProxyFixture } from './proxy-helpers.ts';
 
 /**
  * SPEC §4 step 2 and §8, issue 5 point 7: authentication failures from one
@@ -29,40 +23,6 @@ const ATTACKER = '127.0.0.66';
 const BYSTANDER = '127.0.0.1';
 const MAX_FAILURES = 5;
 const BLOCK_SECONDS = 60;
-
-/** A GET on the proxy from `localAddress`, over a fresh connection. */
-function getFrom(proxyUrl: string, localAddress: string, path: string, token: string): Promise<RawResponse> {
-  const { port } = new URL(proxyUrl);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: Number(port),
-        path,
-        localAddress,
-        headers: { authorization: `Bearer ${token}` },
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks);
-          resolve({
-            method: 'GET',
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body,
-            text: body.toString(),
-          });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const clearRedisState = () =>
   Promise.all([ATTACKER, BYSTANDER].map((ip) => deleteKeys(`relay:rl:{bf:${ip}}:*`)));
@@ -85,7 +45,7 @@ for (const shape of SHAPES) {
       auth: { type: 'bearer', secret: 'sk-bf-REAL-0001' },
     });
     const valid = await fx.credential({ grants: [fullGrant('conn_bf')] });
-    const from = (ip: string, token: string) => getFrom(fx.relay.proxyUrl, ip, '/conn_bf/v1/x', token);
+    const from = (ip: string, token: string) => callFrom(fx.relay.proxyUrl, ip, '/conn_bf/v1/x', token);
     const badToken = () => issueToken('proxy').token;
     const bruteForceEvents = async () => {
       const page = await fx.relay.running.relay.store.securityEvents.list(SYSTEM_WORKSPACE, { limit: 10 });
