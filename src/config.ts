@@ -109,6 +109,24 @@ export const SETTINGS = [
     doc: 'Time allowed for upstream response headers, and between body chunks, before answering 504.',
   },
   {
+    env: 'RELAY_PROXY_MAX_HEADER_BYTES',
+    type: 'integer',
+    default: '16384',
+    doc: "Largest request head (request line and header fields) the proxy reads; larger ones get 431 `headers_too_large` (Node's own default limit).",
+  },
+  {
+    env: 'RELAY_PROXY_HEADERS_TIMEOUT_MS',
+    type: 'integer',
+    default: '30000',
+    doc: 'Time a client has to send a whole request head (from connecting, or from the first byte of a request on a kept-alive connection); then 408 and the connection is closed.',
+  },
+  {
+    env: 'RELAY_PROXY_KEEP_ALIVE_TIMEOUT_MS',
+    type: 'integer',
+    default: '65000',
+    doc: 'Idle time after which a kept-alive client connection of the proxy is closed; announced to clients as `Keep-Alive: timeout=<seconds>`.',
+  },
+  {
     env: 'RELAY_FORWARDED_HEADERS',
     type: 'enum',
     default: 'off',
@@ -297,6 +315,9 @@ export interface RelayConfig {
   readonly allowPrivateUpstreams: boolean;
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamTimeoutMs: number;
+  readonly proxyMaxHeaderBytes: number;
+  readonly proxyHeadersTimeoutMs: number;
+  readonly proxyKeepAliveTimeoutMs: number;
   readonly maxRequestBodyBytes: number;
   readonly forwardedHeaders: 'off' | 'set';
   readonly credentialCacheTtlMs: number;
@@ -431,6 +452,9 @@ export function loadConfig(env: Env = process.env): RelayConfig {
     allowPrivateUpstreams: value('RELAY_ALLOW_PRIVATE_UPSTREAMS') as boolean,
     upstreamConnectTimeoutMs: value('RELAY_UPSTREAM_CONNECT_TIMEOUT_MS') as number,
     upstreamTimeoutMs: value('RELAY_UPSTREAM_TIMEOUT_MS') as number,
+    proxyMaxHeaderBytes: value('RELAY_PROXY_MAX_HEADER_BYTES') as number,
+    proxyHeadersTimeoutMs: value('RELAY_PROXY_HEADERS_TIMEOUT_MS') as number,
+    proxyKeepAliveTimeoutMs: value('RELAY_PROXY_KEEP_ALIVE_TIMEOUT_MS') as number,
     maxRequestBodyBytes: value('RELAY_MAX_REQUEST_BODY_BYTES') as number,
     forwardedHeaders: value('RELAY_FORWARDED_HEADERS') as 'off' | 'set',
     credentialCacheTtlMs: value('RELAY_CREDENTIAL_CACHE_TTL_MS') as number,

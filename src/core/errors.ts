@@ -21,7 +21,8 @@ export const ERRORS = Object.freeze({
   // 400 — the request itself is malformed or ambiguous
   validation_failed: define('validation_failed', 400, 'Request validation failed'),
   invalid_json: define('invalid_json', 400, 'Request body is not valid JSON'),
-  ambiguous_request: define('ambiguous_request', 400, 'Request target could be read two ways'),
+  ambiguous_request: define('ambiguous_request', 400, 'Request could be read two ways'),
+  malformed_request: define('malformed_request', 400, 'Request is not well-formed HTTP/1.1'),
   invalid_base_url: define('invalid_base_url', 400, 'Connection base URL is not allowed'),
   unsafe_upstream: define('unsafe_upstream', 400, 'Upstream address is private, loopback or link-local'),
   invalid_auth_config: define('invalid_auth_config', 400, 'Connection auth settings are incomplete'),
@@ -57,6 +58,8 @@ export const ERRORS = Object.freeze({
     423,
     'New IP address awaiting confirmation',
   ),
+  request_timeout: define('request_timeout', 408, 'Request head not received in time'),
+  expectation_failed: define('expectation_failed', 417, 'Expectation not supported'),
   rate_limited: define('rate_limited', 429, 'Rate limit exceeded'),
   too_many_auth_failures: define(
     'too_many_auth_failures',
@@ -72,11 +75,18 @@ export const ERRORS = Object.freeze({
     422,
     'High-risk scope: acknowledge the safety review findings to issue',
   ),
+  headers_too_large: define('headers_too_large', 431, 'Request header fields too large'),
   // 5xx
   upstream_unreachable: define('upstream_unreachable', 502, 'Upstream could not be reached'),
   upstream_timeout: define('upstream_timeout', 504, 'Upstream timed out'),
   internal_error: define('internal_error', 500, 'Internal error'),
   service_unavailable: define('service_unavailable', 503, 'Service unavailable'),
+  transfer_coding_not_supported: define(
+    'transfer_coding_not_supported',
+    501,
+    'Transfer coding not supported',
+  ),
+  http_version_not_supported: define('http_version_not_supported', 505, 'HTTP version not supported'),
 });
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,8 +1,8 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { CredentialPolicies, TokenPolicies } from '../core/model.ts';
 import { normaliseFingerprint } from '../core/policies.ts';
+import type { HeaderBag } from './header-bag.ts';
 
 /**
  * The client certificate a request came with, as a SHA-256 fingerprint (64 upper-case
@@ -39,7 +39,7 @@ export function socketFingerprint(socket: Socket): string | undefined {
  */
 export function presentedFingerprint(
   socket: Socket,
-  headers: IncomingHttpHeaders,
+  headers: HeaderBag,
   peerTrusted: boolean,
 ): string | undefined {
   const header = headers[CLIENT_CERT_HEADER];

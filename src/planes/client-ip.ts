@@ -1,7 +1,7 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { type Cidr, cidrContains, parseCidr, parseIp } from '../core/ip.ts';
 import { presentedFingerprint } from './client-cert.ts';
+import type { HeaderBag } from './header-bag.ts';
 
 /**
  * Who the client is, when reverse proxies may stand in front of Relay
@@ -109,11 +109,7 @@ export interface ClientIdentity {
  * Address and certificate of the client of one request, from its socket and
  * headers. Removes `X-Client-Cert-Fingerprint` from `headers` (never forwarded).
  */
-export function identifyClient(
-  socket: Socket,
-  headers: IncomingHttpHeaders,
-  trusted: TrustedProxies,
-): ClientIdentity {
+export function identifyClient(socket: Socket, headers: HeaderBag, trusted: TrustedProxies): ClientIdentity {
   const peer = normaliseIp(socket.remoteAddress ?? '');
   const peerTrusted = trusted.trusts(peer);
   return {

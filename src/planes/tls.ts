@@ -1,11 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type RequestListener, type ServerOptions } from 'node:http';
-import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type TlsOptions } from 'node:tls';
 import type { RelayConfig } from '../config.ts';
-
-/** The proxy's listener: plain HTTP, or HTTPS when Relay terminates TLS itself. */
-export type Listener = ReturnType<typeof createHttpServer> | ReturnType<typeof createHttpsServer>;
 
 type TlsConfig = Pick<RelayConfig, 'tlsCertFile' | 'tlsKeyFile' | 'tlsClientCaFile'>;
 
@@ -25,7 +20,7 @@ function readPem(path: string, setting: string): Buffer {
  * then counts as none, and the credential's policy answers with a problem
  * document (403 `client_certificate_required`) that a caller can read.
  */
-export function tlsOptions(config: TlsConfig): HttpsServerOptions | undefined {
+export function tlsOptions(config: TlsConfig): TlsOptions | undefined {
   const { tlsCertFile, tlsKeyFile, tlsClientCaFile } = config;
   if (tlsCertFile === '' && tlsKeyFile === '') {
     if (tlsClientCaFile !== '')
@@ -34,12 +29,12 @@ export function tlsOptions(config: TlsConfig): HttpsServerOptions | undefined {
   }
   if (tlsCertFile === '' || tlsKeyFile === '')
     throw new Error('RELAY_TLS_CERT_FILE and RELAY_TLS_KEY_FILE must be set together');
-  const base: HttpsServerOptions = {
+  const base: TlsOptions = {
     cert: readPem(tlsCertFile, 'RELAY_TLS_CERT_FILE'),
     key: readPem(tlsKeyFile, 'RELAY_TLS_KEY_FILE'),
     minVersion: 'TLSv1.2',
   };
-  const options: HttpsServerOptions =
+  const options: TlsOptions =
     tlsClientCaFile === ''
       ? base
       : {
@@ -54,15 +49,4 @@ export function tlsOptions(config: TlsConfig): HttpsServerOptions | undefined {
     throw new Error(`RELAY_TLS_*: the certificate, key or CA cannot be used: ${(error as Error).message}`);
   }
   return options;
-}
-
-/** One request handler behind either listener. */
-export function createListener(
-  tls: HttpsServerOptions | undefined,
-  options: ServerOptions,
-  handler: RequestListener,
-): Listener {
-  return tls === undefined
-    ? createHttpServer(options, handler)
-    : createHttpsServer({ ...options, ...tls }, handler);
 }

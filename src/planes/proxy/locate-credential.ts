@@ -1,5 +1,5 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import { isWellFormedToken, TOKEN_KINDS } from '../../core/tokens.ts';
+import type { HeaderBag } from '../header-bag.ts';
 
 /**
  * Finds the `rk_proxy_…` credential a caller presented. SPEC §13: it may come in
@@ -65,7 +65,7 @@ function fromValue(name: string, value: string): LocatedToken | undefined {
 }
 
 export function locateCredential(
-  headers: IncomingHttpHeaders,
+  headers: HeaderBag,
   query: ReadonlyArray<readonly [string, string]>,
 ): LocateResult {
   let found: LocatedToken | undefined;

@@ -1,5 +1,5 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { CanonicalTarget } from '../../core/request-target.ts';
+import type { HeaderBag } from '../header-bag.ts';
 import { connectionListed, HOP_BY_HOP } from './hop-by-hop.ts';
 import type { LocatedToken } from './locate-credential.ts';
 import type { Upstream } from './upstreams.ts';
@@ -82,7 +82,7 @@ function carriesToken(value: string | string[], token: string): boolean {
  * key in the connection's style.
  */
 export function buildOutgoing(
-  headers: IncomingHttpHeaders,
+  headers: HeaderBag,
   target: CanonicalTarget,
   upstream: Upstream,
   found: LocatedToken,

@@ -1,6 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { type Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AuditRecord } from '../../core/audit.ts';
 import type { Clock } from '../../core/clock.ts';
@@ -12,9 +12,13 @@ import { createScanner } from '../../core/secret-scan/index.ts';
 import type { AuditSink } from '../../ports/audit-sink.ts';
 import { proxyRequestChannel } from '../../services/metrics-channels.ts';
 import type { CanaryHook } from '../../services/security-alerts-canary.ts';
-import { identifyClient, NO_TRUSTED_PROXIES, type TrustedProxies } from '../client-ip.ts';
+import { identifyClient, NO_TRUSTED_PROXIES, resolveClientIp, type TrustedProxies } from '../client-ip.ts';
 import { newRequestId } from '../request-id.ts';
 import type { AuthCache } from './auth-cache.ts';
+import { ClientBodyError } from './http1/connection.ts';
+import type { ProxyRequest } from './http1/request.ts';
+import type { HeadError } from './http1/request-head.ts';
+import type { ProxyResponse } from './http1/response.ts';
 import { locateCredential } from './locate-credential.ts';
 import { buildOutgoing, type ForwardedMode, locationAccepted, queryWithout } from './outgoing.ts';
 import { type AuthFailureGuard, type ProxyPolicy, runPolicies } from './policy.ts';
@@ -59,6 +63,9 @@ interface Trace {
   readonly at: string;
   readonly ip: string;
   readonly method: string;
+  readonly userAgent: string | undefined;
+  /** The request, for the body bytes it read; null for a request that could not be read. */
+  readonly req: ProxyRequest | null;
   path: string;
   query: string | null;
   workspaceId: string;
@@ -66,7 +73,6 @@ interface Trace {
   credentialId: string | null;
   recipientId: string | null;
   upstreamMs: number | null;
-  bytesIn: number;
   bytesOut: number;
   /** Set once the request's audit record is handed over: exactly one per request. */
   recorded: boolean;
@@ -134,13 +140,7 @@ export function createPipeline(deps: PipelineDeps) {
     return lastIso;
   };
 
-  const finish = (
-    trace: Trace,
-    decision: 'allowed' | 'blocked',
-    status: number,
-    reason: string | null,
-    ua: string | undefined,
-  ) => {
+  const finish = (trace: Trace, decision: 'allowed' | 'blocked', status: number, reason: string | null) => {
     if (trace.recorded) return;
     trace.recorded = true;
     const record: AuditRecord = {
@@ -159,10 +159,10 @@ export function createPipeline(deps: PipelineDeps) {
       status,
       durationMs: Math.round((performance.now() - trace.started) * 1000) / 1000,
       upstreamMs: trace.upstreamMs,
-      bytesIn: trace.bytesIn,
+      bytesIn: trace.req === null ? 0 : trace.req.bodyBytes,
       bytesOut: trace.bytesOut,
       ip: trace.ip,
-      userAgent: ua === undefined ? null : ua.slice(0, 512),
+      userAgent: trace.userAgent === undefined ? null : trace.userAgent.slice(0, 512),
     };
     audit.record(record);
     // Metrics hang on this channel (services/metrics-channels.ts); without subscribers it costs a property read.
@@ -170,27 +170,20 @@ export function createPipeline(deps: PipelineDeps) {
   };
 
   /** An authentication failure: refused like any other, and counted against the address. */
-  const refuseAuth = (
-    req: IncomingMessage,
-    res: ServerResponse,
-    trace: Trace,
-    code: ErrorCode,
-    detail: string,
-  ) => {
+  const refuseAuth = (res: ProxyResponse, trace: Trace, code: ErrorCode, detail: string) => {
     deps.authGuard.failed(trace.ip, trace.requestId);
-    refuse(req, res, trace, code, detail);
+    refuse(res, trace, code, detail);
   };
 
   const refuse = (
-    req: IncomingMessage,
-    res: ServerResponse,
+    res: ProxyResponse,
     trace: Trace,
     code: ErrorCode,
     detail?: string,
     headers?: Readonly<Record<string, string>>,
   ) => {
     const status = writeDecision(res, code, detail, trace.requestId, headers);
-    finish(trace, 'blocked', status, code, req.headers['user-agent']);
+    finish(trace, 'blocked', status, code);
   };
 
   const logScanFindings = (trace: Trace, upstream: Upstream, scanner: SecretScanStream) => {
@@ -203,14 +196,13 @@ export function createPipeline(deps: PipelineDeps) {
   };
 
   async function forward(
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ProxyRequest,
+    res: ProxyResponse,
     trace: Trace,
     target: CanonicalTarget,
     upstream: Upstream,
     found: Parameters<typeof buildOutgoing>[3],
   ): Promise<void> {
-    const ua = req.headers['user-agent'];
     let secret: string;
     try {
       const current = upstream.credential();
@@ -230,32 +222,25 @@ export function createPipeline(deps: PipelineDeps) {
         'could not obtain an access token for the upstream',
         trace.requestId,
       );
-      return finish(trace, 'allowed', status, 'upstream_unreachable', ua);
+      return finish(trace, 'allowed', status, 'upstream_unreachable');
     }
     const outgoing = buildOutgoing(req.headers, target, upstream, found, secret, {
       mode: deps.forwarded,
       clientIp: trace.ip,
-      host: req.headers.host,
+      host: typeof req.headers.host === 'string' ? req.headers.host : undefined,
     });
-    const hasBody =
-      req.headers['content-length'] !== undefined
-        ? req.headers['content-length'] !== '0'
-        : req.headers['transfer-encoding'] !== undefined;
-    let body: Readable | Buffer | null = null;
+    let body: Readable | Buffer | null = req.body;
     let scanner: SecretScanStream | undefined;
-    if (hasBody) {
-      const counted = req.pipe(
-        new Transform({
-          transform(chunk: Buffer, _enc, done) {
-            trace.bytesIn += chunk.length;
-            done(null, chunk);
-          },
-        }),
-      );
+    if (req.body !== null) {
       const mode = upstream.connection.options.secret_scanning;
       if (mode === 'reject') {
         // Nothing may reach the upstream before the verdict: read the body (bounded), then judge it.
-        const verdict = await readAndJudge(counted, deps.maxScannedBodyBytes);
+        let verdict: Awaited<ReturnType<typeof readAndJudge>>;
+        try {
+          verdict = await readAndJudge(req.body, deps.maxScannedBodyBytes);
+        } catch (error) {
+          return bodyFailed(res, trace, error);
+        }
         if (verdict.kind === 'too_large') {
           const status = writeDecision(
             res,
@@ -263,7 +248,7 @@ export function createPipeline(deps: PipelineDeps) {
             `bodies scanned for secrets are limited to ${deps.maxScannedBodyBytes} bytes`,
             trace.requestId,
           );
-          return finish(trace, 'blocked', status, 'payload_too_large', ua);
+          return finish(trace, 'blocked', status, 'payload_too_large');
         }
         if (verdict.kind === 'secret') {
           logger.warn(
@@ -276,18 +261,17 @@ export function createPipeline(deps: PipelineDeps) {
             `the request body contains a secret (${verdict.rule}); it was not forwarded`,
             trace.requestId,
           );
-          return finish(trace, 'blocked', status, 'secret_detected', ua);
+          return finish(trace, 'blocked', status, 'secret_detected');
         }
         body = verdict.body;
         outgoing.headers['content-length'] = String(verdict.body.length);
-        delete outgoing.headers['transfer-encoding'];
       } else if (mode === 'warn' || mode === 'redact') {
         scanner = createScanStream({ mode });
-        body = counted.pipe(scanner);
+        body = req.body.pipe(scanner);
+        // A body in error fails the scanner too, so the upstream request sees it end badly.
+        req.body.once('error', (error) => scanner?.destroy(error));
         // Redaction changes the length: the body goes out chunked.
         if (mode === 'redact') delete outgoing.headers['content-length'];
-      } else {
-        body = counted;
       }
     }
     const outcome = await exchange(
@@ -300,53 +284,71 @@ export function createPipeline(deps: PipelineDeps) {
     if (scanned) logScanFindings(trace, upstream, scanner as SecretScanStream);
     switch (outcome.kind) {
       case 'delivered':
-        return finish(trace, 'allowed', outcome.status, scanned ? 'secret_detected' : null, ua);
+        return finish(trace, 'allowed', outcome.status, scanned ? 'secret_detected' : null);
       case 'no_response': {
-        if (outcome.clientClosed) return finish(trace, 'allowed', 499, 'client_closed', ua);
+        if (outcome.clientClosed) return finish(trace, 'allowed', 499, 'client_closed');
+        if (req.body !== null && req.body.errored instanceof ClientBodyError)
+          return bodyFailed(res, trace, req.body.errored);
         const failure = upstreamFailure(outcome.error);
         const status = writeDecision(res, failure.code, failure.detail, trace.requestId);
-        return finish(trace, 'allowed', status, failure.code, ua);
+        return finish(trace, 'allowed', status, failure.code);
       }
       case 'cut_short': {
         const reason = outcome.clientClosed ? 'client_closed' : upstreamFailure(outcome.error).code;
-        return finish(trace, 'allowed', outcome.status, reason, ua);
+        return finish(trace, 'allowed', outcome.status, reason);
       }
       case 'internal':
         throw outcome.error;
     }
   }
 
-  function newTrace(req: IncomingMessage, ip: string): Trace {
+  /** The client's body ended badly: malformed framing is refused (400); a client that left gets nothing. */
+  function bodyFailed(res: ProxyResponse, trace: Trace, error: unknown): void {
+    if (error instanceof ClientBodyError && error.malformed) {
+      const status = writeDecision(res, 'malformed_request', error.message, trace.requestId);
+      finish(trace, 'blocked', status, 'malformed_request');
+      return;
+    }
+    if (error instanceof ClientBodyError) {
+      res.destroy();
+      finish(trace, 'allowed', 499, 'client_closed');
+      return;
+    }
+    throw error;
+  }
+
+  function newTrace(req: ProxyRequest | null, ip: string, method: string, url: string): Trace {
     const now = clock.now();
+    const ua = req?.headers['user-agent'];
     return {
       requestId: newRequestId(),
       started: performance.now(),
       now,
       at: isoOf(now),
       ip,
-      method: req.method ?? '',
-      path: rawPathOf(req.url),
+      method,
+      userAgent: typeof ua === 'string' ? ua : undefined,
+      req,
+      path: rawPathOf(url),
       query: null,
       workspaceId: '',
       connectionId: null,
       credentialId: null,
       recipientId: null,
       upstreamMs: null,
-      bytesIn: 0,
       bytesOut: 0,
       recorded: false,
     };
   }
 
   async function handle(
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ProxyRequest,
+    res: ProxyResponse,
     trace: Trace,
     client: ReturnType<typeof identifyClient>,
   ): Promise<void> {
     if (audit.backlog > deps.maxAuditBacklog)
       return refuse(
-        req,
         res,
         trace,
         'service_unavailable',
@@ -354,29 +356,23 @@ export function createPipeline(deps: PipelineDeps) {
       );
 
     // 1. Parse and canonicalize: what could be read two ways is refused before anything else.
-    const canonical = canonicalizeTarget(req.url ?? '');
-    if (!canonical.ok) return refuse(req, res, trace, canonical.error.code, canonical.error.detail);
+    const canonical = canonicalizeTarget(req.url);
+    if (!canonical.ok) return refuse(res, trace, canonical.error.code, canonical.error.detail);
     const target = canonical.value;
     trace.path = target.path;
 
     // 2. Authenticate: by SHA-256 hash, from memory when cached; an address that keeps
     // failing is refused before any lookup.
     const throttled = deps.authGuard.blocked(trace.ip);
-    if (throttled) return refuse(req, res, trace, throttled.code, throttled.detail, throttled.headers);
+    if (throttled) return refuse(res, trace, throttled.code, throttled.detail, throttled.headers);
     const located = locateCredential(req.headers, target.query);
     if (located.status === 'conflict')
-      return refuse(
-        req,
-        res,
-        trace,
-        'ambiguous_request',
-        'the request carries two different Relay credentials',
-      );
+      return refuse(res, trace, 'ambiguous_request', 'the request carries two different Relay credentials');
     if (located.status === 'none')
-      return refuseAuth(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
+      return refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
     const { hash, entry: cached } = auth.peek(located.found.token);
     const entry = cached ?? (await auth.load(hash));
-    if (!entry) return refuseAuth(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
+    if (!entry) return refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
     const { credential, recipient } = entry;
     trace.workspaceId = credential.workspaceId;
     trace.credentialId = credential.id;
@@ -388,28 +384,27 @@ export function createPipeline(deps: PipelineDeps) {
       credential.policies.canary === true &&
       deps.canary?.(credential, {
         ip: trace.ip,
-        userAgent: req.headers['user-agent'],
+        userAgent: trace.userAgent,
         method: trace.method,
         path: trace.path,
         connectionId: target.connectionId,
         requestId: trace.requestId,
       })
     )
-      return refuseAuth(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
+      return refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
 
     // 3. Policies: status and expiry (401, no grace), then network rules.
     if (credential.revokedAt !== null || (recipient !== null && recipient.revokedAt !== null)) {
-      return refuseAuth(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
+      return refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
     }
     if (credential.expiresAt !== null && Date.parse(credential.expiresAt) <= trace.now) {
-      return refuseAuth(req, res, trace, 'token_expired', 'API key expired');
+      return refuseAuth(res, trace, 'token_expired', 'API key expired');
     }
     // Unknown connection: 404, told only to a valid credential.
     const upstream =
       upstreams.peek(credential.workspaceId, target.connectionId) ??
       (await upstreams.load(credential.workspaceId, target.connectionId));
-    if (!upstream)
-      return refuse(req, res, trace, 'connection_not_found', `no connection ${target.connectionId}`);
+    if (!upstream) return refuse(res, trace, 'connection_not_found', `no connection ${target.connectionId}`);
     if (upstream.connection.options.log_query_strings && target.rawQuery !== '') {
       // The caller's token may ride in the query (query-auth connections): never log it.
       const { authType, authConfig } = upstream.connection;
@@ -417,7 +412,7 @@ export function createPipeline(deps: PipelineDeps) {
       trace.query = queryWithout(target, keyParam, located.found.token).slice(0, 2048);
     }
     if (!locationAccepted(located.found, upstream)) {
-      return refuseAuth(req, res, trace, 'unauthenticated', 'Invalid or missing API key');
+      return refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
     }
 
     // 3b. Access policies, in order (lockdown, network, confirmation, geo, certificates, rate).
@@ -432,7 +427,7 @@ export function createPipeline(deps: PipelineDeps) {
       now: trace.now,
     });
     const refusal = policyResult instanceof Promise ? await policyResult : policyResult;
-    if (refusal) return refuse(req, res, trace, refusal.code, refusal.detail, refusal.headers);
+    if (refusal) return refuse(res, trace, refusal.code, refusal.detail, refusal.headers);
 
     // 4. Scope, default deny: the upstream is never contacted on refusal.
     const scope = evaluateScope({
@@ -447,17 +442,17 @@ export function createPipeline(deps: PipelineDeps) {
     });
     if (!scope.ok) {
       deps.scopeBursts?.refused(credential.workspaceId, credential.id, trace.ip, scope.error.code);
-      return refuse(req, res, trace, scope.error.code, scope.error.detail);
+      return refuse(res, trace, scope.error.code, scope.error.detail);
     }
 
     // 6–8. Inject, forward and stream, audit.
     return forward(req, res, trace, target, upstream, located.found);
   }
 
-  return (req: IncomingMessage, res: ServerResponse): void => {
+  const request = (req: ProxyRequest, res: ProxyResponse): void => {
     // Who is calling: socket address and certificate, or what a trusted proxy vouches for.
     const client = identifyClient(req.socket, req.headers, deps.trustedProxies ?? NO_TRUSTED_PROXIES);
-    const trace = newTrace(req, client.ip);
+    const trace = newTrace(req, client.ip, req.method, req.url);
     handle(req, res, trace, client).catch((error: unknown) => {
       logger.error(
         {
@@ -469,11 +464,21 @@ export function createPipeline(deps: PipelineDeps) {
       // Even a failure of Relay's own is answered recognisably and audited, once.
       if (!res.headersSent) {
         const status = writeDecision(res, 'internal_error', undefined, trace.requestId);
-        finish(trace, 'blocked', status, 'internal_error', req.headers['user-agent']);
+        finish(trace, 'blocked', status, 'internal_error');
       } else {
         res.destroy();
-        finish(trace, 'allowed', res.statusCode, 'internal_error', req.headers['user-agent']);
+        finish(trace, 'allowed', res.statusCode, 'internal_error');
       }
     });
   };
+
+  /** A request that could not be read (http1/request-head.ts): refused, audited like any other. */
+  const refused = (refusal: HeadError, res: ProxyResponse, socket: Socket): void => {
+    const ip = resolveClientIp(socket.remoteAddress, undefined, NO_TRUSTED_PROXIES);
+    const trace = newTrace(null, ip, refusal.method.slice(0, 32), refusal.target);
+    const status = writeDecision(res, refusal.code, refusal.detail, trace.requestId);
+    finish(trace, 'blocked', status, refusal.code);
+  };
+
+  return { request, refused };
 }

@@ -1,6 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import type { ErrorCode } from '../../core/errors.ts';
 import type { CanonicalTarget } from '../../core/request-target.ts';
+import type { HeaderBag } from '../header-bag.ts';
 import type { AuthEntry } from './auth-cache.ts';
 import type { Upstream } from './upstreams.ts';
 
@@ -11,7 +11,7 @@ import type { Upstream } from './upstreams.ts';
  * after authentication and before scope. The first refusal wins and is audited.
  */
 export interface PolicyContext {
-  readonly req: IncomingMessage;
+  readonly req: { readonly headers: HeaderBag };
   readonly requestId: string;
   /** The client address as Relay trusts it (socket, or X-Forwarded-For from trusted proxies). */
   readonly clientIp: string;

@@ -1,8 +1,9 @@
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { connectionListed, HOP_BY_HOP } from './hop-by-hop.ts';
+import type { ProxyResponse } from './http1/response.ts';
 
 /** How one forwarded exchange ended, for its audit record. */
 export type ExchangeOutcome =
@@ -67,7 +68,7 @@ class ClientClosed extends Error {
  * once. A client that goes away cancels the upstream request.
  */
 class Exchange implements Dispatcher.DispatchHandler {
-  readonly #res: ServerResponse;
+  readonly #res: ProxyResponse;
   readonly #meter: ExchangeMeter;
   readonly #done: (outcome: ExchangeOutcome) => void;
   readonly #started = performance.now();
@@ -78,17 +79,18 @@ class Exchange implements Dispatcher.DispatchHandler {
   #settled = false;
   #clientClosed = false;
 
-  constructor(res: ServerResponse, meter: ExchangeMeter, done: (outcome: ExchangeOutcome) => void) {
+  constructor(res: ProxyResponse, meter: ExchangeMeter, done: (outcome: ExchangeOutcome) => void) {
     this.#res = res;
     this.#meter = meter;
     this.#done = done;
-    res.on('close', this.#onClose);
+    res.onClose(this.#onClose);
   }
 
   #settle(outcome: ExchangeOutcome): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#res.off('close', this.#onClose);
+    this.#res.onClose(null);
+    this.#res.onDrain(null);
     this.#done(outcome);
   }
 
@@ -160,14 +162,14 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     if (!res.write(chunk)) {
       controller.pause();
-      res.once('drain', this.#onDrain);
+      res.onDrain(this.#onDrain);
     }
   }
 
   onResponseEnd(): void {
     if (this.#settled || this.#ended) return;
     this.#ended = true;
-    this.#res.end(this.#onFinished);
+    this.#res.end(undefined, this.#onFinished);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
@@ -179,7 +181,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 export function exchange(
   dispatcher: Dispatcher,
   request: ExchangeRequest,
-  res: ServerResponse,
+  res: ProxyResponse,
   meter: ExchangeMeter,
 ): Promise<ExchangeOutcome> {
   return new Promise((resolve) => {

@@ -1,6 +1,6 @@
-import type { ServerResponse } from 'node:http';
 import type { ErrorCode } from '../../core/errors.ts';
 import { PROBLEM_CONTENT_TYPE, problemDocument } from '../problem.ts';
+import type { ProxyResponse } from './http1/response.ts';
 
 /**
  * Writes one of Relay's own decisions: problem+json with `code` and `request_id`,
@@ -8,7 +8,7 @@ import { PROBLEM_CONTENT_TYPE, problemDocument } from '../problem.ts';
  * upstream's own 401/403/404.
  */
 export function writeDecision(
-  res: ServerResponse,
+  res: ProxyResponse,
   code: ErrorCode,
   detail: string | undefined,
   requestId: string,

@@ -1,10 +1,12 @@
+import type { Server } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { Relay } from '../../app.ts';
 import type { AuditSink } from '../../ports/audit-sink.ts';
 import { WorkerAuditWriter, writerNice } from '../../services/worker-audit-writer.ts';
 import { TrustedProxies } from '../client-ip.ts';
-import { createListener, type Listener, tlsOptions } from '../tls.ts';
+import { tlsOptions } from '../tls.ts';
 import { AuthCache } from './auth-cache.ts';
+import { Http1Server } from './http1/server.ts';
 import { createPipeline } from './pipeline.ts';
 import { clientCertificate } from './policies/client-cert.ts';
 import { geoRules } from './policies/geo.ts';
@@ -18,8 +20,8 @@ import { Upstreams } from './upstreams.ts';
 import { WorkspaceSettingsCache } from './workspace-settings.ts';
 
 export interface ProxyPlane {
-  /** node:http, or node:https when RELAY_TLS_CERT_FILE/KEY_FILE are set. */
-  readonly server: Listener;
+  /** The proxy's HTTP/1.1 listener (http1/server.ts), over TLS when RELAY_TLS_CERT_FILE/KEY_FILE are set. */
+  readonly server: Server;
   readonly audit: AuditSink;
   /** Stops accepting, lets in-flight requests finish, then flushes every audit record. */
   close(): Promise<void>;
@@ -27,6 +29,10 @@ export interface ProxyPlane {
 
 /** In-flight requests get this long to finish on shutdown before their sockets are closed. */
 const DRAIN_MS = 10_000;
+/** Header fields per request (Node's parser allows 2,000; no API call needs a fraction of that). */
+const MAX_HEADER_FIELDS = 256;
+/** Body bytes read and dropped after an early answer (a refusal) to keep the connection. */
+const DISCARD_LIMIT_BYTES = 64 * 1024;
 
 export function buildProxy(relay: Relay): ProxyPlane {
   const { config, store, bus, clock, logger, services } = relay;
@@ -82,31 +88,24 @@ export function buildProxy(relay: Relay): ProxyPlane {
     trustedProxies,
     canary: relay.security.canaries.hook,
   });
-  const server = createListener(
-    tls,
-    { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 },
+  const http1 = new Http1Server(
+    {
+      tls,
+      limits: { maxBytes: config.proxyMaxHeaderBytes, maxFields: MAX_HEADER_FIELDS },
+      headersTimeoutMs: config.proxyHeadersTimeoutMs,
+      keepAliveTimeoutMs: config.proxyKeepAliveTimeoutMs,
+      discardLimitBytes: DISCARD_LIMIT_BYTES,
+    },
     handler,
   );
+  const { server } = http1;
   let closing: Promise<void> | undefined;
   return {
     server,
     audit,
     close() {
       closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
-          force.unref();
-          // A keep-alive connection busy at shutdown turns idle once its response is sent:
-          // keep closing idle ones so the server ends as soon as the last response is out.
-          const sweep = setInterval(() => server.closeIdleConnections(), 50);
-          sweep.unref();
-          server.close(() => {
-            clearTimeout(force);
-            clearInterval(sweep);
-            resolve();
-          });
-          server.closeIdleConnections();
-        });
+        await http1.close(DRAIN_MS);
         await audit.close();
         await upstreams.close();
         auth.close();

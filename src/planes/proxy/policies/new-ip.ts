@@ -47,6 +47,7 @@ export function newIpConfirmation(service: IpConfirmationService): ProxyPolicy {
       if (recipient === null || recipient.email === null) return NO_ONE_TO_ASK;
       const known = service.known(credential.workspaceId, recipient.id, clientIp);
       if (known !== undefined) return toResult(known);
+      const userAgent = req.headers['user-agent'];
       return service
         .admit({
           workspaceId: credential.workspaceId,
@@ -55,7 +56,7 @@ export function newIpConfirmation(service: IpConfirmationService): ProxyPolicy {
           credential,
           connection: upstream.connection,
           ip: clientIp,
-          userAgent: req.headers['user-agent'] ?? null,
+          userAgent: typeof userAgent === 'string' ? userAgent : null,
         })
         .then(toResult);
     },

@@ -1,0 +1,49 @@
+/**
+ * Character classes of HTTP/1.1 (RFC 9110 §5.6.2, RFC 9112), as byte tables so
+ * the parsers test a byte with one array read.
+ */
+
+/** tchar: the characters of a token (field names, methods, transfer codings). */
+export const TCHAR = new Uint8Array(256);
+for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") {
+  TCHAR[ch.charCodeAt(0)] = 1;
+}
+
+/** field-vchar plus SP and HTAB: what a field value may hold (obs-text included, as Node allows). */
+export const FIELD_VALUE = new Uint8Array(256);
+FIELD_VALUE[0x09] = 1;
+for (let b = 0x20; b <= 0xff; b++) if (b !== 0x7f) FIELD_VALUE[b] = 1;
+
+export const CR = 0x0d;
+export const LF = 0x0a;
+export const SP = 0x20;
+export const HTAB = 0x09;
+export const COLON = 0x3a;
+
+/** True when every character of `value` may stand in a field value (no CR, LF, NUL or other CTL). */
+export function isFieldValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 0xff || FIELD_VALUE[c] === 0) return false;
+  }
+  return true;
+}
+
+/** True when `name` is a non-empty token. */
+export function isToken(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 0xff || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+/** True when the comma-separated list `value` names `token` (compared case-insensitively). */
+export function listHas(value: string, token: string): boolean {
+  const lower = value.toLowerCase();
+  if (lower === token) return true;
+  if (!lower.includes(token)) return false;
+  for (const part of lower.split(',')) if (part.trim() === token) return true;
+  return false;
+}
