@@ -1,3 +1,4 @@
+import { METHODS } from 'node:http';
 import type { ErrorCode } from '../../../core/errors.ts';
 import { COLON, CR, FIELD_VALUE, HTAB, LF, listHas, SP, TCHAR } from './chars.ts';
 
@@ -8,7 +9,8 @@ import { COLON, CR, FIELD_VALUE, HTAB, LF, listHas, SP, TCHAR } from './chars.ts
  *
  * - lines end in CRLF; a bare CR or LF, or a line folded onto the next (obs-fold),
  *   is refused (§2.2, §5.2);
- * - methods and field names are tokens, with no whitespace before the colon (§5.1);
+ * - methods are the ones Node knows, in upper case; field names are tokens, with
+ *   no whitespace before the colon (§5.1);
  *   field values hold no control characters but HTAB;
  * - the body's framing is unambiguous (§6.1–§6.3): `Transfer-Encoding` only as
  *   `chunked` and never with `Content-Length`, nor in HTTP/1.0; one `Content-Length`
@@ -80,6 +82,9 @@ const SINGLETON_FIELDS: ReadonlySet<string> = new Set([
   'expect',
 ]);
 
+/** The methods Node's parser knows (case-sensitive, RFC 9110 §9.1); any other is refused as it refuses it. */
+const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
+
 function error(status: number, code: ErrorCode, detail: string, method = '', target = ''): HeadError {
   return { kind: 'error', status, code, detail, method, target };
 }
@@ -118,14 +123,24 @@ function parseRequestLine(buf: Buffer, from: number, to: number): RequestLine | 
   if (i === from || i === to || buf[i] !== SP)
     return malformed('the request line does not start with a method');
   const method = buf.toString('latin1', from, i);
+  if (!KNOWN_METHODS.has(method)) return malformed('unknown method', method.slice(0, 32));
   const targetStart = ++i;
-  // Any visible byte: what the target means is canonicalization's to judge (core/request-target.ts).
+  // Any visible ASCII: what the target means is canonicalization's to judge (core/request-target.ts).
   while (i < to) {
     const b = buf[i] as number;
-    if (b <= SP || b === 0x7f) break;
+    if (b <= SP || b >= 0x7f) break;
     i++;
   }
   const target = buf.toString('latin1', targetStart, i);
+  if (i < to && (buf[i] as number) > 0x7f) {
+    return error(
+      400,
+      'ambiguous_request',
+      'raw non-ASCII byte in the request target; percent-encode its UTF-8 bytes (RFC 3986 §2.5)',
+      method,
+      target,
+    );
+  }
   if (i === targetStart || buf[i] !== SP) {
     return malformed('the request line must be "method SP request-target SP HTTP-version"', method, target);
   }
