@@ -15,6 +15,7 @@ import type { CanaryHook } from '../../services/security-alerts-canary.ts';
 import { identifyClient, NO_TRUSTED_PROXIES, resolveClientIp, type TrustedProxies } from '../client-ip.ts';
 import { newRequestId } from '../request-id.ts';
 import type { AuthCache } from './auth-cache.ts';
+import { UPSTREAM_TIMEOUT_CODES } from './http1/client.ts';
 import { ClientBodyError } from './http1/connection.ts';
 import type { ProxyRequest } from './http1/request.ts';
 import type { HeadError } from './http1/request-head.ts';
@@ -111,16 +112,9 @@ function rawPathOf(url: string | undefined): string {
   return (q === -1 ? target : target.slice(0, q)).slice(0, 2048);
 }
 
-const UPSTREAM_TIMEOUTS = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'ETIMEDOUT',
-]);
-
 function upstreamFailure(error: unknown): { code: ErrorCode; detail: string } {
   const code = (error as { code?: string }).code ?? '';
-  if (UPSTREAM_TIMEOUTS.has(code))
+  if (UPSTREAM_TIMEOUT_CODES.has(code) || code === 'ETIMEDOUT')
     return { code: 'upstream_timeout', detail: 'the upstream did not answer in time' };
   if (code === 'RELAY_UNSAFE_UPSTREAM')
     return { code: 'upstream_unreachable', detail: 'the upstream resolves to a non-public address' };
@@ -275,7 +269,7 @@ export function createPipeline(deps: PipelineDeps) {
       }
     }
     const outcome = await exchange(
-      upstream.pool,
+      upstream.client,
       { method: trace.method, path: outgoing.path, headers: outgoing.headers, body },
       res,
       trace,

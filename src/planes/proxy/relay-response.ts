@@ -1,9 +1,9 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import { connectionListed, HOP_BY_HOP } from './hop-by-hop.ts';
+import type { UpstreamClient, UpstreamController, UpstreamHandler } from './http1/client.ts';
 import type { ProxyResponse } from './http1/response.ts';
+import type { ResponseHeaders } from './http1/response-head.ts';
 
 /** How one forwarded exchange ended, for its audit record. */
 export type ExchangeOutcome =
@@ -39,7 +39,7 @@ interface ExchangeMeter {
  * (RFC 9110 §7.6.1), and minus `Relay-Decision`, which only Relay may set: an upstream
  * must not be able to pose as a Relay refusal.
  */
-function responseHeaders(raw: IncomingHttpHeaders): Record<string, string | string[]> {
+function responseHeaders(raw: ResponseHeaders): Record<string, string | string[]> {
   const drop = connectionListed(raw.connection);
   const out: Record<string, string | string[]> = {};
   for (const name in raw) {
@@ -67,12 +67,12 @@ class ClientClosed extends Error {
  * unknown length (server-sent events, chunked downloads) shows its headers at
  * once. A client that goes away cancels the upstream request.
  */
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements UpstreamHandler {
   readonly #res: ProxyResponse;
   readonly #meter: ExchangeMeter;
   readonly #done: (outcome: ExchangeOutcome) => void;
   readonly #started = performance.now();
-  #controller: Dispatcher.DispatchController | undefined;
+  #controller: UpstreamController | undefined;
   #status = 0;
   #remaining = -1;
   #ended = false;
@@ -121,17 +121,13 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#settle({ kind: 'cut_short', status: this.#status, error, clientClosed });
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onRequestStart(controller: UpstreamController): void {
     this.#controller = controller;
     // The client left while the request waited for a connection.
     if (this.#clientClosed) controller.abort(new ClientClosed());
   }
 
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-  ): void {
+  onResponseStart(controller: UpstreamController, statusCode: number, headers: ResponseHeaders): void {
     this.#meter.upstreamMs = performance.now() - this.#started;
     const res = this.#res;
     try {
@@ -148,7 +144,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     else res.flushHeaders();
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: UpstreamController, chunk: Buffer): void {
     if (this.#settled) return;
     this.#meter.bytesOut += chunk.length;
     const res = this.#res;
@@ -172,19 +168,19 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#res.end(undefined, this.#onFinished);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onResponseError(_controller: UpstreamController, error: Error): void {
     this.#fail(error);
   }
 }
 
 /** Sends `request` through `dispatcher` and relays the answer to `res`; resolves once it is over. */
 export function exchange(
-  dispatcher: Dispatcher,
+  client: UpstreamClient,
   request: ExchangeRequest,
   res: ProxyResponse,
   meter: ExchangeMeter,
 ): Promise<ExchangeOutcome> {
   return new Promise((resolve) => {
-    dispatcher.dispatch(request, new Exchange(res, meter, resolve));
+    client.dispatch(request, new Exchange(res, meter, resolve));
   });
 }

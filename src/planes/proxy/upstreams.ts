@@ -1,10 +1,10 @@
-import { Pool } from 'undici';
 import type { Connection } from '../../core/model.ts';
 import { findPreset } from '../../core/presets.ts';
 import { addressesAllowed } from '../../core/upstream-url.ts';
 import type { Bus } from '../../ports/bus.ts';
 import type { Store } from '../../ports/store.ts';
 import type { ConnectionService } from '../../services/connections.ts';
+import { UpstreamClient, type UpstreamClientOptions } from './http1/client.ts';
 import { OAuthTokenSource } from './oauth.ts';
 import { safeLookup } from './safe-lookup.ts';
 
@@ -12,7 +12,14 @@ export interface UpstreamOptions {
   readonly allowPrivate: boolean;
   readonly connectTimeoutMs: number;
   readonly timeoutMs: number;
+  /** Extra trust for upstream certificates (tests); certificates are always verified. */
+  readonly tls?: UpstreamClientOptions['tls'];
 }
+
+/** Unused upstream connections are closed after this long (sooner if the upstream says so). */
+const KEEP_ALIVE_MS = 30_000;
+/** Connections per upstream origin; requests beyond wait for one. */
+const MAX_CONNECTIONS = 256;
 
 /** A connection ready to forward to: its pool, base path and the real key, decrypted once. */
 export interface Upstream {
@@ -20,7 +27,8 @@ export interface Upstream {
   readonly origin: string;
   /** Base URL path without trailing slash ('' for the root). */
   readonly basePath: string;
-  readonly pool: Pool;
+  /** Keep-alive connections to the origin (shared by every connection with this origin). */
+  readonly client: UpstreamClient;
   /** Headers the connection's preset requires, sent when the caller did not send them. */
   readonly extraHeaders: Readonly<Record<string, string>>;
   /** The secret to inject; for OAuth, the current access token (fetched and refreshed as needed). */
@@ -37,7 +45,7 @@ export class Upstreams {
   readonly #connections: ConnectionService;
   readonly #options: UpstreamOptions;
   readonly #entries = new Map<string, Upstream>();
-  readonly #pools = new Map<string, Pool>();
+  readonly #clients = new Map<string, UpstreamClient>();
   readonly #loading = new Map<string, Promise<Upstream | undefined>>();
   readonly #unsubscribe: () => void;
   readonly #bus: Pick<Bus, 'healthy'>;
@@ -100,7 +108,7 @@ export class Upstreams {
       connection,
       origin,
       basePath: url.pathname.replace(/\/+$/, ''),
-      pool: this.#pool(origin, url.hostname),
+      client: this.#client(url),
       extraHeaders:
         (connection.preset === null ? undefined : findPreset(connection.preset))?.extra_headers ?? {},
       credential:
@@ -112,32 +120,34 @@ export class Upstreams {
     return upstream;
   }
 
-  #pool(origin: string, hostname: string): Pool {
-    let pool = this.#pools.get(origin);
-    if (pool) return pool;
+  #client(url: URL): UpstreamClient {
+    const { origin, hostname } = url;
+    let client = this.#clients.get(origin);
+    if (client) return client;
     const literal = hostname.replace(/^\[|\]$/g, '');
     if (/^[0-9.]+$|:/.test(literal) && !addressesAllowed([literal], this.#options.allowPrivate)) {
       // IP literals skip DNS, so the connect-time lookup cannot catch them: refuse here.
       throw new Error(`upstream ${origin} is a non-public address`);
     }
-    pool = new Pool(origin, {
-      connections: 256,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      headersTimeout: this.#options.timeoutMs,
-      bodyTimeout: this.#options.timeoutMs,
-      connect: { timeout: this.#options.connectTimeoutMs, lookup: safeLookup(this.#options.allowPrivate) },
+    client = new UpstreamClient({
+      origin: new URL(origin),
+      connectTimeoutMs: this.#options.connectTimeoutMs,
+      timeoutMs: this.#options.timeoutMs,
+      keepAliveMs: KEEP_ALIVE_MS,
+      maxConnections: MAX_CONNECTIONS,
+      lookup: safeLookup(this.#options.allowPrivate),
+      ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
     });
-    this.#pools.set(origin, pool);
-    return pool;
+    this.#clients.set(origin, client);
+    return client;
   }
 
   async close(): Promise<void> {
     this.#unsubscribe();
     this.#unsubscribeHealth();
     this.#entries.clear();
-    await Promise.all([...this.#pools.values()].map((p) => p.close().catch(() => {})));
-    this.#pools.clear();
+    await Promise.all([...this.#clients.values()].map((c) => c.close()));
+    this.#clients.clear();
   }
 }
 
