@@ -47,3 +47,16 @@ export function listHas(value: string, token: string): boolean {
   for (const part of lower.split(',')) if (part.trim() === token) return true;
   return false;
 }
+
+/**
+ * Header fields by name: an object that inherits nothing (a field named `__proto__` or
+ * `constructor` is just a field, and no absent name reads an Object.prototype member),
+ * built from a constructor whose prototype is such an object. V8 keeps these in fast
+ * mode; `Object.create(null)` objects are dictionaries, several times slower to fill.
+ */
+const FieldsPrototype = function FieldsPrototype() {} as unknown as new () => Record<string, never>;
+FieldsPrototype.prototype = Object.create(null);
+
+export function newFields<T>(): Record<string, T> {
+  return new FieldsPrototype() as Record<string, T>;
+}

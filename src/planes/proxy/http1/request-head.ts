@@ -1,6 +1,6 @@
 import { METHODS } from 'node:http';
 import type { ErrorCode } from '../../../core/errors.ts';
-import { COLON, CR, FIELD_VALUE, HTAB, LF, listHas, SP, TCHAR } from './chars.ts';
+import { COLON, CR, FIELD_VALUE, HTAB, LF, listHas, newFields, SP, TCHAR } from './chars.ts';
 
 /**
  * A strict parser of HTTP/1.1 request heads (RFC 9112 §2–§6), for the proxy's
@@ -199,7 +199,7 @@ export function parseRequestHead(buf: Buffer, start: number, limits: HeadLimits)
   const line = parseRequestLine(buf, pos, lineTo);
   if ('kind' in line) return line;
   const { method, target, minor } = line;
-  const headers: RequestHeaders = Object.create(null);
+  const headers: RequestHeaders = newFields();
   const seen: Collected = {
     length: undefined,
     transferEncoding: undefined,

@@ -1,4 +1,4 @@
-import { COLON, CR, FIELD_VALUE, HTAB, LF, listHas, SP, TCHAR } from './chars.ts';
+import { COLON, CR, FIELD_VALUE, HTAB, LF, listHas, newFields, SP, TCHAR } from './chars.ts';
 
 /**
  * The head of an upstream's response (RFC 9112 §4, §6). Relay writes its own
@@ -77,7 +77,7 @@ export function parseResponseHead(
   for (let i = start + 12; i < first; i++) {
     if (FIELD_VALUE[buf[i] as number] === 0) return bad('control character in the reason phrase');
   }
-  const headers: ResponseHeaders = Object.create(null);
+  const headers: ResponseHeaders = newFields();
   let length: string | undefined;
   let transferEncoding: string | undefined;
   let pos = first + 2;
