@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createSecretKey,
+  hash,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
 import type { AuditRecord } from './audit.ts';
 import { type ChainedAuditRecord, type ChainPoint, chainAfter } from './audit-chain.ts';
 import { randomBase62 } from './base62.ts';
@@ -14,25 +21,38 @@ import { associatedDataById, type SealRef, type Vault } from './vault.ts';
  * workspace for at most an hour or 100,000 records. The key is sealed by the
  * Vault like any other secret (its own data key, wrapped by the master key,
  * AAD naming `audit_keys`, the workspace and the key id) and stored once in
- * `audit_keys`; each record names it in `key_id`. A record's four sensitive
- * fields are sealed together, as one AES-256-GCM message (a JSON array) under
- * that key with a fresh 96-bit IV, into the `sealed` column; the plaintext
- * columns keep `''` or null. The AAD binds the workspace, the record id and the
- * field list, so a ciphertext moved to another row fails to open.
+ * `audit_keys`; each record names it in `key_id`.
+ *
+ * The sensitive fields of a whole batch are sealed together, as one AES-256-GCM
+ * message under that key with a fresh 96-bit IV: a JSON array holding, for each
+ * record, `[id, path, query, ip, user_agent]`. It is stored once, in
+ * `audit_sealed_batches`, with an AAD that binds the workspace, the batch id and
+ * the field list. Each record's `sealed` column names the batch, the record's
+ * place in it and a digest of the sealed batch (`batch:<id>:<index>:<digest>`),
+ * and its plaintext columns keep `''` or null. So a record opens only to its own
+ * fields (the element must carry its id), a batch moved or changed fails to open,
+ * and the chain, which covers the `sealed` column, covers the batch too.
+ *
+ * Records written before batches (migration 0006) keep their fields as a message
+ * of their own in `sealed` (AAD: workspace, record id, field list), and still open.
  * `relay keys rotate-master` re-wraps the `audit_keys` rows like every other
  * sealed column; the records are not touched. A key whose records have all
  * been pruned is deleted with them (crypto-shredding).
  *
- * Why not a key per record, or a message per field: the worker runs this for
- * every proxied request, on the same cores as the proxy. A key per record costs
- * a wrap and an insert each; and setting up one GCM operation costs far more
- * than encrypting a few hundred bytes (about 9 µs with a reused KeyObject, 23 µs
- * from a raw key, on the reference machine), so one message per record rather
- * than four, and per batch one upsert of the key row.
+ * Why not a key, or a message, per record: the worker runs this for every proxied
+ * request, on the same cores as the proxy. A key per record costs a wrap and an
+ * insert each; and setting up one GCM operation costs far more than encrypting a
+ * few hundred bytes (about 9 µs with a reused KeyObject on the reference machine),
+ * so one message per batch, and per batch one upsert of the key row.
  */
 
-/** The field list the AAD names: the sealed message is `[path, query, ip, user_agent]`. */
+/** The field list the AAD names: a record's own message is `[path, query, ip, user_agent]`. */
 const SEALED_FIELDS = 'path,query,ip,user_agent';
+/** A batch's message is an array of `[id, path, query, ip, user_agent]`, one per record. */
+const BATCH_FIELDS = 'id,path,query,ip,user_agent';
+const BATCH_REF = 'batch:';
+/** Base64url characters of the batch digest in a reference: 128 bits of SHA-256. */
+const DIGEST_CHARS = 22;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -44,6 +64,7 @@ export const UNREADABLE_PLACEHOLDER = '[unreadable]';
 const KEY_MAX_AGE_MS = 3_600_000;
 const KEY_MAX_RECORDS = 100_000;
 const READ_CACHE_SIZE = 256;
+const BATCH_CACHE_SIZE = 64;
 
 /** An audit data key as stored in `audit_keys`. */
 export interface AuditDataKey {
@@ -53,8 +74,16 @@ export interface AuditDataKey {
   readonly createdAt: string;
 }
 
+/** A batch's sensitive fields as stored in `audit_sealed_batches`. */
+export interface SealedFieldsBatch {
+  readonly id: string;
+  readonly keyId: string;
+  readonly sealed: string;
+}
+
 export interface SealedBatch {
   readonly key: AuditDataKey;
+  readonly batch: SealedFieldsBatch;
   readonly records: readonly ChainedAuditRecord[];
 }
 
@@ -69,6 +98,50 @@ export type KeyLoader = (
   workspaceId: string,
   keyIds: readonly string[],
 ) => Promise<ReadonlyMap<string, string>>;
+
+/** Reads sealed batches by id (the store's `audit_sealed_batches`). */
+export type BatchLoader = (
+  workspaceId: string,
+  batchIds: readonly string[],
+) => Promise<ReadonlyMap<string, SealedFieldsBatch>>;
+
+/** Where a record's sensitive fields are: a place in a sealed batch. */
+export interface BatchReference {
+  readonly batchId: string;
+  readonly index: number;
+  readonly digest: string;
+}
+
+/** The digest a reference carries of its sealed batch, as stored. */
+export function batchDigest(sealed: string): string {
+  return hash('sha256', sealed, 'base64url').slice(0, DIGEST_CHARS);
+}
+
+/** Reads `batch:<id>:<index>:<digest>`; undefined for a record sealed on its own (or plaintext). */
+export function batchReference(sealed: string | null): BatchReference | undefined {
+  if (sealed === null || !sealed.startsWith(BATCH_REF)) return undefined;
+  const [batchId, index, digest] = sealed.slice(BATCH_REF.length).split(':');
+  if (batchId === undefined || index === undefined || digest === undefined || !/^\d{1,6}$/.test(index))
+    return undefined;
+  return { batchId, index: Number(index), digest };
+}
+
+type BatchElement = readonly [
+  id: string,
+  path: string,
+  query: string | null,
+  ip: string,
+  userAgent: string | null,
+];
+
+function isBatchElement(value: unknown): value is BatchElement {
+  return (
+    Array.isArray(value) &&
+    value.length === 5 &&
+    typeof value[0] === 'string' &&
+    isSensitiveFields(value.slice(1))
+  );
+}
 
 interface WriterKey {
   readonly ref: AuditDataKey;
@@ -85,6 +158,12 @@ export function auditKeyRef(workspaceId: string, id: string): SealRef {
 function recordAads(workspaceId: string): (recordId: string) => Buffer {
   const text = associatedDataById({ table: 'audit_events', workspaceId, field: SEALED_FIELDS });
   return (recordId) => Buffer.from(text(recordId), 'utf8');
+}
+
+/** The AAD of a sealed batch: it binds the workspace, the batch id and the field list. */
+function batchAad(workspaceId: string, batchId: string): Buffer {
+  const text = associatedDataById({ table: 'audit_sealed_batches', workspaceId, field: BATCH_FIELDS });
+  return Buffer.from(text(batchId), 'utf8');
 }
 
 /** AES-256-GCM: base64url(iv ‖ ciphertext ‖ tag). `iv` must be fresh random bytes, never reused. */
@@ -160,19 +239,28 @@ export class AuditSealer {
   readonly #writing = new Map<string, WriterKey>();
   /** Opened keys, most recently used last (reader side). */
   readonly #reading = new Map<string, KeyObject>();
+  /** Opened batches, oldest first (reader side): a page of records mostly shares a few. */
+  readonly #batches = new Map<string, readonly BatchElement[]>();
 
   constructor(vault: Vault, clock: Clock) {
     this.#vault = vault;
     this.#clock = clock;
   }
 
-  /** Seals the sensitive fields of `records` (all of `workspaceId`) and chains them after `head`. */
+  /** Seals the sensitive fields of `records` (all of `workspaceId`) as one batch and chains them after `head`. */
   async seal(workspaceId: string, records: readonly AuditRecord[], head: ChainPoint): Promise<SealedBatch> {
     const current = await this.#writerKey(workspaceId, records.length);
     const { key, ref } = current;
-    // One call for every IV of the batch: a call per record costs about as much as the hashing.
-    const ivs = randomBytes(IV_BYTES * records.length);
-    const aad = recordAads(workspaceId);
+    const batchId = `aseal_${randomBase62(20)}`;
+    const fields = records.map((r): BatchElement => [r.id, r.path, r.query, r.ip, r.userAgent]);
+    const sealedBatch = encrypt(
+      key,
+      randomBytes(IV_BYTES),
+      JSON.stringify(fields),
+      batchAad(workspaceId, batchId),
+    );
+    const place = `${BATCH_REF}${batchId}:`;
+    const digest = `:${batchDigest(sealedBatch)}`;
     // One copy per record: every chain and key column of `r`, if any, is set anew here or when chained.
     const sealed = records.map((r, i) => ({
       ...r,
@@ -182,21 +270,31 @@ export class AuditSealer {
       ip: '',
       userAgent: null,
       keyId: ref.id,
-      sealed: encrypt(
-        key,
-        ivs.subarray(i * IV_BYTES, (i + 1) * IV_BYTES),
-        JSON.stringify([r.path, r.query, r.ip, r.userAgent] satisfies SensitiveFields),
-        aad(r.id),
-      ),
+      sealed: place + i + digest,
     }));
-    return { key: ref, records: chainAfter(head, sealed) };
+    return {
+      key: ref,
+      batch: { id: batchId, keyId: ref.id, sealed: sealedBatch },
+      records: chainAfter(head, sealed),
+    };
   }
 
-  /** Opens the sealed fields of stored records (one key load per key not yet cached). */
-  async open(rows: readonly StoredAuditRecord[], load: KeyLoader): Promise<AuditRecord[]> {
-    const keys = await this.#readerKeys(rows, load);
+  /** Opens the sealed fields of stored records (one key and batch load per one not yet cached). */
+  async open(
+    rows: readonly StoredAuditRecord[],
+    load: { readonly keys: KeyLoader; readonly batches: BatchLoader },
+  ): Promise<AuditRecord[]> {
+    const keys = await this.#readerKeys(rows, load.keys);
+    const batches = await this.#readerBatches(rows, keys, load.batches);
     return rows.map((r) => {
       if (r.keyId === null || r.sealed === null) return plain(r);
+      const reference = batchReference(r.sealed);
+      if (reference !== undefined) {
+        const element = batches.get(`${r.workspaceId}\u0000${reference.batchId}`)?.[reference.index];
+        if (element === undefined || element[0] !== r.id) return withFields(r, UNREADABLE_PLACEHOLDER);
+        const [, path, query, ip, userAgent] = element;
+        return { ...plain(r), path, query, ip, userAgent };
+      }
       const key = keys.get(`${r.workspaceId}\u0000${r.keyId}`);
       if (key === undefined) return withFields(r, UNREADABLE_PLACEHOLDER);
       let fields: unknown;
@@ -209,6 +307,50 @@ export class AuditSealer {
       const [path, query, ip, userAgent] = fields;
       return { ...plain(r), path, query, ip, userAgent };
     });
+  }
+
+  /** The opened batches `rows` name, by `workspace\0batch`; a batch that does not open is absent. */
+  async #readerBatches(
+    rows: readonly StoredAuditRecord[],
+    keys: ReadonlyMap<string, KeyObject>,
+    load: BatchLoader,
+  ): Promise<Map<string, readonly BatchElement[]>> {
+    const found = new Map<string, readonly BatchElement[]>();
+    const wanted = new Map<string, Set<string>>();
+    for (const r of rows) {
+      const reference = batchReference(r.sealed);
+      if (reference === undefined) continue;
+      const cacheKey = `${r.workspaceId}\u0000${reference.batchId}`;
+      if (found.has(cacheKey)) continue;
+      const cached = this.#batches.get(cacheKey);
+      if (cached !== undefined) {
+        found.set(cacheKey, cached);
+        continue;
+      }
+      const ids = wanted.get(r.workspaceId) ?? new Set<string>();
+      wanted.set(r.workspaceId, ids);
+      ids.add(reference.batchId);
+    }
+    for (const [workspaceId, ids] of wanted) {
+      const stored = await load(workspaceId, [...ids]);
+      for (const [id, batch] of stored) {
+        const key = keys.get(`${workspaceId}\u0000${batch.keyId}`);
+        if (key === undefined) continue;
+        let elements: unknown;
+        try {
+          elements = JSON.parse(decrypt(key, batch.sealed, batchAad(workspaceId, id)));
+        } catch {
+          continue;
+        }
+        if (!Array.isArray(elements) || !elements.every(isBatchElement)) continue;
+        const cacheKey = `${workspaceId}\u0000${id}`;
+        found.set(cacheKey, elements);
+        this.#batches.set(cacheKey, elements);
+        if (this.#batches.size > BATCH_CACHE_SIZE)
+          this.#batches.delete(this.#batches.keys().next().value as string);
+      }
+    }
+    return found;
   }
 
   async #writerKey(workspaceId: string, count: number): Promise<WriterKey> {

@@ -248,6 +248,8 @@ export interface AuditRepo {
     workspaceId: string,
     hash: string,
   ): Promise<{ readonly seq: number; readonly id: string } | undefined>;
+  /** Sealed batches by id, as stored (core/audit-seal.ts), for verification of what records name. */
+  sealedBatches(workspaceId: string, ids: readonly string[]): Promise<ReadonlyMap<string, string>>;
   /** Every workspace id with a chain (including `''`, records no workspace could be attributed). */
   chainedWorkspaces(): Promise<readonly string[]>;
   /** Records older than migration 0005: outside the chain, and stored in plaintext. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { chainAfter, chainHash, GENESIS } from '../../src/core/audit-chain.ts';
 import { verifyAuditChain } from '../../src/services/audit-verify.ts';
 import { DIALECTS, skipFor } from '../harness.ts';
@@ -7,6 +8,7 @@ import {
   auditRecord,
   auditWriter,
   deleteAt,
+  exec,
   openAuditStore,
   records,
   rewriteAndRehash,
@@ -103,6 +105,31 @@ for (const dialect of DIALECTS) {
       await updateAt(store, workspaceId, 7, { sealed: other.sealed });
       const report = await verify(workspaceId);
       assert.deepEqual([report.break?.kind, report.break?.seq, report.break?.id], ['altered', 7, target.id]);
+    });
+
+    it('a changed sealed batch is reported as altered at the first record that names it', async () => {
+      const workspaceId = await chain();
+      const first = await rowAt(store, workspaceId, 5);
+      const batchId = first.sealed.split(':')[1] as string;
+      const other = (await rowAt(store, workspaceId, 1)).sealed.split(':')[1] as string;
+      await exec(
+        store,
+        sql`update audit_sealed_batches set sealed = (select sealed from audit_sealed_batches where id = ${other}) where id = ${batchId}`,
+      );
+      const report = await verify(workspaceId);
+      assert.deepEqual([report.break?.kind, report.break?.seq, report.break?.id], ['altered', 5, first.id]);
+      assert.match(report.break?.detail ?? '', /sealed batch/);
+    });
+
+    it('a deleted sealed batch is reported as altered at the first record that names it', async () => {
+      const workspaceId = await chain();
+      const first = await rowAt(store, workspaceId, 9);
+      await exec(
+        store,
+        sql`delete from audit_sealed_batches where id = ${first.sealed.split(':')[1] as string}`,
+      );
+      const report = await verify(workspaceId);
+      assert.deepEqual([report.break?.kind, report.break?.seq, report.break?.id], ['altered', 9, first.id]);
     });
 
     it('a changed record whose hash was recomputed is still caught: the next one no longer follows it', async () => {

@@ -51,11 +51,22 @@ for (const dialect of DIALECTS) {
           }>`select count(*) as n from audit_keys where workspace_id = ${workspaceId}`.execute(store.db)
         ).rows[0]?.n,
       );
+    const batchCount = async (workspaceId: string) =>
+      Number(
+        (
+          await sql<{
+            n: string | number;
+          }>`select count(*) as n from audit_sealed_batches where workspace_id = ${workspaceId}`.execute(
+            store.db,
+          )
+        ).rows[0]?.n,
+      );
 
     it('deletes what is past retention, anchors the chain there, and the rest still verifies', async () => {
       const workspaceId = await aged();
       const lastOld = await rowAt(store, workspaceId, 12);
       assert.equal(await keyCount(workspaceId), 2);
+      assert.equal(await batchCount(workspaceId), 3);
       const report = await pruneWorkspaceAudit(store, clock, workspaceId, 30);
       assert.equal(report.deleted, 12);
       assert.deepEqual(report.anchor, { seq: 12, hash: lastOld.hash });
@@ -68,6 +79,8 @@ for (const dialect of DIALECTS) {
       assert.equal(verified.checked, 8);
       // The old records' data key went with them: nothing can open them from a backup of the keys table.
       assert.equal(await keyCount(workspaceId), 1);
+      // So did the sealed batches that held only their fields.
+      assert.equal(await batchCount(workspaceId), 1);
       // Records written after the prune continue the chain.
       await write(store, records(3, { workspaceId }));
       assert.equal((await verifyAuditChain(store.audit, workspaceId)).checked, 11);

@@ -208,6 +208,7 @@ function batchSql(dialect: StoreDialect) {
     key:
       `insert into audit_keys (workspace_id, id, key_sealed, created_at, last_seq) values (${marks(dialect, 5)}) ` +
       'on conflict (workspace_id, id) do update set last_seq = excluded.last_seq',
+    batch: `insert into audit_sealed_batches (workspace_id, id, key_id, sealed, last_seq) values (${marks(dialect, 5)})`,
     advance:
       `insert into audit_chains (workspace_id, head_seq, head_hash) values (${marks(dialect, 3)}) ` +
       'on conflict (workspace_id) do update set head_seq = excluded.head_seq, head_hash = excluded.head_hash',
@@ -239,9 +240,20 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
       .execute();
     return new Map(rows.map((r) => [r.id, r.key_sealed]));
   };
+  const loadBatches = async (workspaceId: string, ids: readonly string[]) => {
+    const rows = await db
+      .selectFrom('audit_sealed_batches')
+      .select(['id', 'key_id', 'sealed'])
+      .where('workspace_id', '=', workspaceId)
+      .where('id', 'in', ids)
+      .execute();
+    return new Map(rows.map((r) => [r.id, { id: r.id, keyId: r.key_id, sealed: r.sealed }]));
+  };
   const open = (rows: readonly AuditRow[]): Promise<AuditRecord[]> => {
     const stored = rows.map(toStored);
-    return sealer ? sealer.open(stored, loadKeys) : Promise.resolve(stored.map(withoutSealedFields));
+    return sealer
+      ? sealer.open(stored, { keys: loadKeys, batches: loadBatches })
+      : Promise.resolve(stored.map(withoutSealedFields));
   };
   const findByHash = async (workspaceId: string, hash: string) => {
     const row = await db
@@ -274,12 +286,15 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
     );
     const current = found[0];
     const head = point(current?.head_seq ?? null, current?.head_hash ?? null) ?? GENESIS;
-    const { key, records: chained } = await sealer.seal(workspaceId, records, head);
+    const { key, batch, records: chained } = await sealer.seal(workspaceId, records, head);
     const last = chained.at(-1) as ChainedAuditRecord;
     // Upserted every batch: it records the key's last use, and restores a key row pruned
     // while this writer still held the key (a key outlives its records only by its hour).
     await trx.executeQuery(
       CompiledQuery.raw(text.key, [workspaceId, key.id, key.sealed, key.createdAt, last.seq]),
+    );
+    await trx.executeQuery(
+      CompiledQuery.raw(text.batch, [workspaceId, batch.id, batch.keyId, batch.sealed, last.seq]),
     );
     for (const [start, end] of chunks(chained.length)) {
       const rows = chained.slice(start, end);
@@ -381,6 +396,17 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
     chainPage,
     findByHash,
 
+    async sealedBatches(workspaceId, ids) {
+      if (ids.length === 0) return new Map();
+      const rows = await db
+        .selectFrom('audit_sealed_batches')
+        .select(['id', 'sealed'])
+        .where('workspace_id', '=', workspaceId)
+        .where('id', 'in', ids)
+        .execute();
+      return new Map(rows.map((r) => [r.id, r.sealed]));
+    },
+
     async chainedWorkspaces() {
       const rows = await db
         .selectFrom('audit_chains')
@@ -435,6 +461,11 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
               .updateTable('audit_chains')
               .set({ anchor_seq: last.seq, anchor_hash: last.hash, anchor_at: now })
               .where('workspace_id', '=', workspaceId)
+              .execute();
+            await trx
+              .deleteFrom('audit_sealed_batches')
+              .where('workspace_id', '=', workspaceId)
+              .where('last_seq', '<=', last.seq)
               .execute();
             await trx
               .deleteFrom('audit_keys')

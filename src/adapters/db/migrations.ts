@@ -298,6 +298,26 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0006_audit_sealed_batches': {
+    async up(db: Kysely<unknown>) {
+      // Records written from now on keep their sensitive fields in one sealed message per
+      // batch (core/audit-seal.ts); those written before keep theirs in their own row.
+      await db.schema
+        .createTable('audit_sealed_batches')
+        .addColumn('workspace_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('sealed', 'text', (c) => c.notNull())
+        .addColumn('last_seq', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('audit_sealed_batches_pk', ['workspace_id', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('audit_sealed_batches_last_seq_idx')
+        .on('audit_sealed_batches')
+        .columns(['workspace_id', 'last_seq'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

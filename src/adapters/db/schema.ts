@@ -211,6 +211,21 @@ export interface AuditKeyTable {
   last_seq: number;
 }
 
+/**
+ * The sensitive fields of a whole batch of audit records, sealed as one message under
+ * the batch's data key (core/audit-seal.ts): each record's `sealed` column names its
+ * batch, its place in it and a digest of the batch, so the chain covers the batch too.
+ */
+export interface AuditSealedBatchTable {
+  workspace_id: string;
+  id: string;
+  /** The `audit_keys` row whose key sealed it. */
+  key_id: string;
+  sealed: string;
+  /** The highest seq among its records: once pruned past, nothing needs it and it is deleted. */
+  last_seq: number;
+}
+
 /** One row per audit chain (workspace, or `''` for unattributed records). */
 export interface AuditChainTable {
   workspace_id: string;
@@ -226,6 +241,7 @@ export interface AuditChainTable {
 export interface Database {
   audit_events: AuditEventTable & AuditChainColumns;
   audit_keys: AuditKeyTable;
+  audit_sealed_batches: AuditSealedBatchTable;
   audit_chains: AuditChainTable;
   relay_meta: MetaTable;
   workspaces: WorkspaceTable;
