@@ -7,7 +7,7 @@ import {
   randomBytes,
 } from 'node:crypto';
 import type { AuditRecord } from './audit.ts';
-import { type ChainedAuditRecord, type ChainPoint, chainAfter } from './audit-chain.ts';
+import { type ChainedAuditRecord, type ChainPoint, chainHash } from './audit-chain.ts';
 import { randomBase62 } from './base62.ts';
 import type { Clock } from './clock.ts';
 import { associatedDataById, type SealRef, type Vault } from './vault.ts';
@@ -261,22 +261,42 @@ export class AuditSealer {
     );
     const place = `${BATCH_REF}${batchId}:`;
     const digest = `:${batchDigest(sealedBatch)}`;
-    // One copy per record: every chain and key column of `r`, if any, is set anew here or when chained.
-    const sealed = records.map((r, i) => ({
-      ...r,
-      workspaceId,
-      path: '',
-      query: null,
-      ip: '',
-      userAgent: null,
-      keyId: ref.id,
-      sealed: place + i + digest,
-    }));
-    return {
-      key: ref,
-      batch: { id: batchId, keyId: ref.id, sealed: sealedBatch },
-      records: chainAfter(head, sealed),
-    };
+    // One object per record, built whole (no spread copies): the writer runs this for every request.
+    const chained: ChainedAuditRecord[] = new Array(records.length);
+    let prev = head;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i] as AuditRecord;
+      const next: { -readonly [K in keyof ChainedAuditRecord]: ChainedAuditRecord[K] } = {
+        workspaceId,
+        id: r.id,
+        at: r.at,
+        requestId: r.requestId,
+        connectionId: r.connectionId,
+        credentialId: r.credentialId,
+        recipientId: r.recipientId,
+        method: r.method,
+        path: '',
+        query: null,
+        decision: r.decision,
+        reason: r.reason,
+        status: r.status,
+        durationMs: r.durationMs,
+        upstreamMs: r.upstreamMs,
+        bytesIn: r.bytesIn,
+        bytesOut: r.bytesOut,
+        ip: '',
+        userAgent: null,
+        keyId: ref.id,
+        sealed: place + i + digest,
+        prevHash: prev.hash,
+        seq: prev.seq + 1,
+        hash: '',
+      };
+      next.hash = chainHash(next);
+      chained[i] = next;
+      prev = next;
+    }
+    return { key: ref, batch: { id: batchId, keyId: ref.id, sealed: sealedBatch }, records: chained };
   }
 
   /** Opens the sealed fields of stored records (one key and batch load per one not yet cached). */

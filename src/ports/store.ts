@@ -231,7 +231,10 @@ export interface AuditRepo {
    * have committed it), records whose id is already stored are skipped.
    */
   insertMany(records: readonly AuditRecord[], options?: { readonly resent?: boolean }): Promise<void>;
-  /** Oldest first, filtered, sensitive fields opened; `workspaceId` scopes it like every other read. */
+  /**
+   * In the order recorded (records from before the chain, then chain order), filtered,
+   * sensitive fields opened; `workspaceId` scopes it like every other read.
+   */
   list(workspaceId: string, filter: AuditFilter, options: ListOptions): Promise<Page<AuditRecord>>;
   count(workspaceId: string): Promise<number>;
   /** Records after position `seq` in chain order, opened: what a live tail polls for. */
@@ -255,9 +258,11 @@ export interface AuditRepo {
   /** Records older than migration 0005: outside the chain, and stored in plaintext. */
   countUnchained(workspaceId: string): Promise<number>;
   /**
-   * Deletes up to `maxRecords` of the oldest chained records written before `cutoff`, a
-   * verified prefix of the chain, and moves the anchor to the last one deleted; then the
-   * data keys no remaining record uses. Holds the chain's lock until commit, as insertMany does.
+   * Deletes the oldest chained records written before `cutoff`, a verified prefix of the
+   * chain, by whole segments (at least one, then up to about `maxRecords`), and moves the
+   * anchor to the last one deleted; then the data keys no remaining record uses. Also up
+   * to `maxRecords` records from before the chain. Holds the chain's lock until commit,
+   * as insertMany does.
    */
   prune(workspaceId: string, cutoff: string, maxRecords: number, now: string): Promise<AuditPruneResult>;
 }

@@ -7,8 +7,9 @@ import { DEFAULT_WORKSPACE_SETTINGS } from './workspaces.ts';
 
 /**
  * Audit retention (SPEC §7): records older than their workspace's
- * `audit_retention_days` are deleted, oldest first, in transactions of at most
- * PRUNE_CHUNK records. Each moves the chain's anchor to the last record it
+ * `audit_retention_days` are deleted, oldest first, in transactions of about
+ * PRUNE_CHUNK records (chained records go by whole segments: a segment that
+ * also holds younger records waits until they are old enough too). Each moves the chain's anchor to the last record it
  * deleted, so `relay audit verify` starts from there and the rest of the chain
  * still verifies. A prune never passes a break in the chain: the evidence stays
  * until an operator has looked at it. Unattributed records (workspace `''`)
@@ -44,7 +45,8 @@ export async function pruneWorkspaceAudit(
     );
     deleted += result.deleted;
     deletedUnchained += result.deletedUnchained;
-    const more = result.deleted === PRUNE_CHUNK || result.deletedUnchained === PRUNE_CHUNK;
+    // Chained records go by whole segments (as many as fit in a chunk, at least one).
+    const more = result.deleted > 0 || result.deletedUnchained === PRUNE_CHUNK;
     if (result.stoppedAt !== null || !more) {
       return {
         workspaceId,

@@ -1,8 +1,8 @@
-import { serialize } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { AuditWorkerData } from '../adapters/db/audit-worker.ts';
 import type { AuditRecord } from '../core/audit.ts';
+import { encodeAuditBatch } from '../core/audit-batch-encoding.ts';
 import type { AuditSink } from '../ports/audit-sink.ts';
 
 export interface WorkerAuditOptions {
@@ -43,9 +43,9 @@ export function writerNice(configured: number, cpus: number): number {
   return cpus > 1 ? configured : 0;
 }
 
-/** A batch as kept until acknowledged: serialized, so its records are not live objects here. */
+/** A batch as kept until acknowledged: encoded, so its records are not live objects here. */
 interface SentBatch {
-  readonly bytes: Buffer;
+  readonly text: string;
   readonly count: number;
 }
 
@@ -53,8 +53,8 @@ interface SentBatch {
  * The proxy's AuditSink: records are buffered on the request path (an array
  * push), handed to the audit worker thread in batches, and forgotten only when
  * the worker acknowledges that their transaction committed. A batch waits for
- * its acknowledgement as serialized bytes (`v8.serialize`, what postMessage
- * would do anyway): records held as objects until their commit would outlive
+ * its acknowledgement as one encoded string (core/audit-batch-encoding.ts, also
+ * what crosses to the worker): records held as objects until their commit would outlive
  * young-generation collections, be promoted, and lengthen the old-generation
  * pauses every request then waits through. If the worker dies, a new one is
  * started and every unacknowledged batch is sent again, so a crash loses
@@ -106,7 +106,7 @@ export class WorkerAuditWriter implements AuditSink {
       );
       this.#worker = this.#spawn();
       for (const [seq, sent] of this.#unacked)
-        this.#worker.postMessage({ type: 'batch', seq, bytes: sent.bytes, resent: true });
+        this.#worker.postMessage({ type: 'batch', seq, text: sent.text, resent: true });
     });
     return worker;
   }
@@ -159,12 +159,12 @@ export class WorkerAuditWriter implements AuditSink {
       this.#timer = undefined;
     }
     if (this.#buffer.length === 0) return;
-    const sent: SentBatch = { bytes: serialize(this.#buffer), count: this.#buffer.length };
+    const sent: SentBatch = { text: encodeAuditBatch(this.#buffer), count: this.#buffer.length };
     this.#buffer = [];
     const seq = ++this.#seq;
     this.#unacked.set(seq, sent);
     this.#unackedRecords += sent.count;
-    this.#worker.postMessage({ type: 'batch', seq, bytes: sent.bytes });
+    this.#worker.postMessage({ type: 'batch', seq, text: sent.text });
   }
 
   async flush(): Promise<void> {

@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { sql } from 'kysely';
 import { openStore } from '../../src/adapters/db/open-store.ts';
 import { keyIdFor, LocalKeyProvider } from '../../src/adapters/local-key/local-key-provider.ts';
 import { AuditSealer, SEALED_PLACEHOLDER, UNREADABLE_PLACEHOLDER } from '../../src/core/audit-seal.ts';
@@ -16,7 +15,7 @@ import { rewrapAll } from '../../src/services/bootstrap.ts';
 import { DIALECTS, onCleanup, skipFor } from '../harness.ts';
 import { startFakeUpstream } from '../proxy/fake-upstream.ts';
 import { fullGrant, send, startProxyFixture, waitForAudit } from '../proxy/proxy-helpers.ts';
-import { auditRecord } from './helpers.ts';
+import { auditRecord, rowAt, updateAt } from './helpers.ts';
 
 /**
  * SPEC §7, §9: an audit record's path, query, client IP and user agent are
@@ -142,9 +141,7 @@ for (const dialect of DIALECTS) {
     it('a sealed value copied to another record does not open there (the AAD names the record)', async () => {
       const [a, b] = [auditRecord({ workspaceId: 'ws_aad' }), auditRecord({ workspaceId: 'ws_aad' })];
       await writeAuditBatch(store, [a, b]);
-      await sql`update audit_events set sealed = (select sealed from audit_events where id = ${a.id}) where id = ${b.id}`.execute(
-        store.db,
-      );
+      await updateAt(store, 'ws_aad', 2, { sealed: (await rowAt(store, 'ws_aad', 1)).sealed });
       const page = await store.audit.list('ws_aad', {}, { limit: 10 });
       assert.deepEqual(page.data[0], a);
       assert.equal(page.data[1]?.path, UNREADABLE_PLACEHOLDER);

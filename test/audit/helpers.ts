@@ -123,22 +123,74 @@ export async function exec(store: KyselyStore, query: ReturnType<typeof sql>): P
   await query.execute(store.db);
 }
 
+/** Positions of the stored columns in a segment record (adapters/db/audit-segments.ts). */
+const SEGMENT_COLUMNS: Readonly<Record<string, number>> = {
+  seq: 0,
+  id: 1,
+  at: 2,
+  request_id: 3,
+  connection_id: 4,
+  credential_id: 5,
+  recipient_id: 6,
+  method: 7,
+  path: 8,
+  query: 9,
+  decision: 10,
+  reason: 11,
+  status: 12,
+  duration_ms: 13,
+  upstream_ms: 14,
+  bytes_in: 15,
+  bytes_out: 16,
+  ip: 17,
+  user_agent: 18,
+  key_id: 19,
+  sealed: 20,
+  prev_hash: 21,
+  hash: 22,
+};
+
+type SegmentData = unknown[][];
+
+/** The segment holding `seq`, its records as stored (JSON), and a writer for them. */
+async function segmentAt(store: KyselyStore, workspaceId: string, seq: number) {
+  const row = await store.db
+    .selectFrom('audit_segments')
+    .select(['first_seq', 'data'])
+    .where('workspace_id', '=', workspaceId)
+    .where('first_seq', '<=', seq)
+    .where('last_seq', '>=', seq)
+    .executeTakeFirst();
+  if (!row) throw new Error(`no segment holds seq ${seq} of ${JSON.stringify(workspaceId)}`);
+  const data = JSON.parse(row.data) as SegmentData;
+  const save = () =>
+    exec(
+      store,
+      sql`update audit_segments set data = ${JSON.stringify(data)} where workspace_id = ${workspaceId} and first_seq = ${row.first_seq}`,
+    );
+  return { data, save };
+}
+
+/** Changes stored columns of the record at `seq`, as someone editing the database would. */
 export async function updateAt(
   store: KyselyStore,
   workspaceId: string,
   seq: number,
   set: Record<string, string | number>,
 ): Promise<void> {
-  for (const [column, value] of Object.entries(set)) {
-    await exec(
-      store,
-      sql`update audit_events set ${sql.ref(column)} = ${value} where workspace_id = ${workspaceId} and seq = ${seq}`,
-    );
-  }
+  const { data, save } = await segmentAt(store, workspaceId, seq);
+  const record = data.find((r) => r[0] === seq) as unknown[];
+  for (const [column, value] of Object.entries(set)) record[SEGMENT_COLUMNS[column] as number] = value;
+  await save();
 }
 
 export async function deleteAt(store: KyselyStore, workspaceId: string, seq: number): Promise<void> {
-  await exec(store, sql`delete from audit_events where workspace_id = ${workspaceId} and seq = ${seq}`);
+  const { data, save } = await segmentAt(store, workspaceId, seq);
+  data.splice(
+    data.findIndex((r) => r[0] === seq),
+    1,
+  );
+  await save();
 }
 
 /** Moves two records: each takes the other's position (every column but `seq` swapped). */
@@ -148,18 +200,39 @@ export async function swapPositions(
   a: number,
   b: number,
 ): Promise<void> {
-  await exec(
-    store,
-    sql`update audit_events set seq = ${-1} where workspace_id = ${workspaceId} and seq = ${a}`,
-  );
-  await exec(
-    store,
-    sql`update audit_events set seq = ${a} where workspace_id = ${workspaceId} and seq = ${b}`,
-  );
-  await exec(
-    store,
-    sql`update audit_events set seq = ${b} where workspace_id = ${workspaceId} and seq = ${-1}`,
-  );
+  const first = await rowAt(store, workspaceId, a);
+  const second = await rowAt(store, workspaceId, b);
+  const columns = (r: ChainedAuditRecord): Record<string, string | number> => {
+    const out: Record<string, string | number> = {};
+    const values: Record<string, unknown> = {
+      id: r.id,
+      at: r.at,
+      request_id: r.requestId,
+      connection_id: r.connectionId,
+      credential_id: r.credentialId,
+      recipient_id: r.recipientId,
+      method: r.method,
+      path: r.path,
+      query: r.query,
+      decision: r.decision,
+      reason: r.reason,
+      status: r.status,
+      duration_ms: r.durationMs,
+      upstream_ms: r.upstreamMs,
+      bytes_in: r.bytesIn,
+      bytes_out: r.bytesOut,
+      ip: r.ip,
+      user_agent: r.userAgent,
+      key_id: r.keyId,
+      sealed: r.sealed,
+      prev_hash: r.prevHash,
+      hash: r.hash,
+    };
+    for (const [k, v] of Object.entries(values)) out[k] = v as string | number;
+    return out;
+  };
+  await updateAt(store, workspaceId, a, columns(second));
+  await updateAt(store, workspaceId, b, columns(first));
 }
 
 /** A rewritten record whose hash was recomputed to match (an attacker who knows the scheme). */

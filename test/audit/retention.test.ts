@@ -51,14 +51,12 @@ for (const dialect of DIALECTS) {
           }>`select count(*) as n from audit_keys where workspace_id = ${workspaceId}`.execute(store.db)
         ).rows[0]?.n,
       );
-    const batchCount = async (workspaceId: string) =>
+    const segmentCount = async (workspaceId: string) =>
       Number(
         (
           await sql<{
             n: string | number;
-          }>`select count(*) as n from audit_sealed_batches where workspace_id = ${workspaceId}`.execute(
-            store.db,
-          )
+          }>`select count(*) as n from audit_segments where workspace_id = ${workspaceId}`.execute(store.db)
         ).rows[0]?.n,
       );
 
@@ -66,7 +64,7 @@ for (const dialect of DIALECTS) {
       const workspaceId = await aged();
       const lastOld = await rowAt(store, workspaceId, 12);
       assert.equal(await keyCount(workspaceId), 2);
-      assert.equal(await batchCount(workspaceId), 3);
+      assert.equal(await segmentCount(workspaceId), 3);
       const report = await pruneWorkspaceAudit(store, clock, workspaceId, 30);
       assert.equal(report.deleted, 12);
       assert.deepEqual(report.anchor, { seq: 12, hash: lastOld.hash });
@@ -79,8 +77,8 @@ for (const dialect of DIALECTS) {
       assert.equal(verified.checked, 8);
       // The old records' data key went with them: nothing can open them from a backup of the keys table.
       assert.equal(await keyCount(workspaceId), 1);
-      // So did the sealed batches that held only their fields.
-      assert.equal(await batchCount(workspaceId), 1);
+      // So did the segments that held them.
+      assert.equal(await segmentCount(workspaceId), 1);
       // Records written after the prune continue the chain.
       await write(store, records(3, { workspaceId }));
       assert.equal((await verifyAuditChain(store.audit, workspaceId)).checked, 11);
@@ -119,16 +117,18 @@ for (const dialect of DIALECTS) {
 
     it('a prune stops before a break in the chain: the evidence stays for verify', async () => {
       const workspaceId = await aged();
-      const target = await rowAt(store, workspaceId, 5);
-      await updateAt(store, workspaceId, 5, { status: 201 });
+      const target = await rowAt(store, workspaceId, 9);
+      await updateAt(store, workspaceId, 9, { status: 201 });
       const report = await pruneWorkspaceAudit(store, clock, workspaceId, 30);
-      assert.equal(report.deleted, 4);
-      assert.equal(report.anchor?.seq, 4);
-      assert.deepEqual([report.stoppedAt?.kind, report.stoppedAt?.seq], ['altered', 5]);
+      // Records go by whole segments: the first (1-6) is intact and goes; the second (7-12)
+      // holds the break and stays whole, records before the break included.
+      assert.equal(report.deleted, 6);
+      assert.equal(report.anchor?.seq, 6);
+      assert.deepEqual([report.stoppedAt?.kind, report.stoppedAt?.seq], ['altered', 9]);
       const verified = await verifyAuditChain(store.audit, workspaceId);
       assert.deepEqual(
         [verified.break?.kind, verified.break?.seq, verified.break?.id],
-        ['altered', 5, target.id],
+        ['altered', 9, target.id],
       );
     });
 

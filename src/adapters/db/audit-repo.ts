@@ -1,5 +1,5 @@
-import { CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
-import type { AuditRecord } from '../../core/audit.ts';
+import { CompiledQuery, type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
+import type { AuditFilter, AuditRecord } from '../../core/audit.ts';
 import {
   type ChainBreak,
   type ChainedAuditRecord,
@@ -7,135 +7,44 @@ import {
   ChainWalker,
   GENESIS,
 } from '../../core/audit-chain.ts';
-import { type AuditSealer, type StoredAuditRecord, withoutSealedFields } from '../../core/audit-seal.ts';
+import {
+  type AuditSealer,
+  type SealedFieldsBatch,
+  type StoredAuditRecord,
+  withoutSealedFields,
+} from '../../core/audit-seal.ts';
 import { RelayError } from '../../core/errors.ts';
-import type { AuditRepo, Page, StoreDialect } from '../../ports/store.ts';
+import type { AuditRepo, Page, SequencedAuditRecord, StoreDialect } from '../../ports/store.ts';
+import {
+  decodeSegment,
+  encodeSegment,
+  filterTerms,
+  matchesFilter,
+  type SegmentHeader,
+  segmentTerms,
+} from './audit-segments.ts';
 import type { Database } from './schema.ts';
 
 /**
- * The audit log over Kysely (SQLite and PostgreSQL alike). Writes seal and
- * chain each workspace's records under that chain's lock: on PostgreSQL a
- * transaction-scoped advisory lock per workspace, taken in workspace order so
- * that two nodes' batches cannot deadlock; on SQLite every write transaction is
- * `begin immediate`, so writers are serialised already. The head is read after
- * the lock is held, so positions are handed out without gaps or repeats (and
- * the unique (workspace_id, seq) index makes any slip fail rather than fork).
+ * The audit log over Kysely (SQLite and PostgreSQL alike). Chained records are
+ * stored in segments, one per written batch and workspace (audit-segments.ts);
+ * records from before the chain (migration 0005) stay rows of `audit_events`.
+ *
+ * Writes seal and chain each workspace's records under that chain's lock: on
+ * PostgreSQL a transaction-scoped advisory lock per workspace, taken in
+ * workspace order so that two nodes' batches cannot deadlock; on SQLite every
+ * write transaction is `begin immediate`, so writers are serialised already.
+ * The head is read after the lock is held, so positions are handed out without
+ * gaps or repeats (and the unique (workspace_id, last_seq) index makes any slip
+ * fail rather than fork).
+ *
+ * Reads go in chain order (seq): the records before the chain first, then the
+ * segments. A filtered read skips segments whose terms cannot match.
  */
 
 type Db = Kysely<Database> | Transaction<Database>;
 type AuditRow = Database['audit_events'];
-
-const COLUMNS = [
-  'workspace_id',
-  'id',
-  'at',
-  'request_id',
-  'connection_id',
-  'credential_id',
-  'recipient_id',
-  'method',
-  'path',
-  'query',
-  'decision',
-  'reason',
-  'status',
-  'duration_ms',
-  'upstream_ms',
-  'bytes_in',
-  'bytes_out',
-  'ip',
-  'user_agent',
-  'seq',
-  'prev_hash',
-  'hash',
-  'key_id',
-  'sealed',
-] as const satisfies ReadonlyArray<keyof AuditRow>;
-
-/**
- * Rows per insert statement: powers of two up to 256 (24 columns a row: 6,144
- * parameters, under SQLite's 32,766 and PostgreSQL's 65,535). A batch of any
- * size is split into at most nine statements of these sizes, so SQLite's
- * prepared-statement cache holds every one it needs instead of compiling a new
- * ~20 KB statement for each batch size it meets.
- */
-const CHUNK_SIZES = [256, 128, 64, 32, 16, 8, 4, 2, 1] as const;
-
-/** [start, end) row ranges covering `total` rows, largest chunks first. */
-function chunks(total: number): Array<readonly [number, number]> {
-  const out: Array<readonly [number, number]> = [];
-  let start = 0;
-  for (const size of CHUNK_SIZES) {
-    while (total - start >= size) {
-      out.push([start, start + size]);
-      start += size;
-    }
-  }
-  return out;
-}
-/** Ids looked up at once when skipping records already stored. */
-const ID_CHUNK = 500;
-
-const insertSqlCache = new Map<string, string>();
-
-/** `insert into audit_events (…) values (…), (…)`, built once per size: Kysely would rebuild a large AST per batch. */
-function insertSql(dialect: StoreDialect, rows: number): string {
-  const key = `${dialect}:${rows}`;
-  let text = insertSqlCache.get(key);
-  if (text === undefined) {
-    let n = 0;
-    const placeholder = () => (dialect === 'postgres' ? `$${++n}` : '?');
-    const tuples = Array.from({ length: rows }, () => `(${COLUMNS.map(placeholder).join(', ')})`);
-    text = `insert into audit_events (${COLUMNS.join(', ')}) values ${tuples.join(', ')}`;
-    insertSqlCache.set(key, text);
-  }
-  return text;
-}
-
-/** `count` parameter placeholders for one statement: `?, ?` or `$1, $2`. */
-function marks(dialect: StoreDialect, count: number): string {
-  return Array.from({ length: count }, (_, i) => (dialect === 'postgres' ? `$${i + 1}` : '?')).join(', ');
-}
-
-/** `select id from audit_events where id in (…)`, cached per size like the insert. */
-function idsSql(dialect: StoreDialect, count: number): string {
-  const key = `ids:${dialect}:${count}`;
-  let text = insertSqlCache.get(key);
-  if (text === undefined) {
-    text = `select id from audit_events where id in (${marks(dialect, count)})`;
-    insertSqlCache.set(key, text);
-  }
-  return text;
-}
-
-function parameters(r: ChainedAuditRecord): unknown[] {
-  return [
-    r.workspaceId,
-    r.id,
-    r.at,
-    r.requestId,
-    r.connectionId,
-    r.credentialId,
-    r.recipientId,
-    r.method,
-    r.path,
-    r.query,
-    r.decision,
-    r.reason,
-    r.status,
-    r.durationMs,
-    r.upstreamMs,
-    r.bytesIn,
-    r.bytesOut,
-    r.ip,
-    r.userAgent,
-    r.seq,
-    r.prevHash,
-    r.hash,
-    r.keyId,
-    r.sealed,
-  ];
-}
+type SegmentRow = Database['audit_segments'];
 
 function toStored(r: AuditRow): StoredAuditRecord {
   return {
@@ -174,16 +83,36 @@ function toChained(r: AuditRow): ChainedAuditRecord {
   };
 }
 
-/** Cursor over (at, id), in the format the other repositories use. */
-function encodeCursor(at: string, id: string): string {
-  return Buffer.from(JSON.stringify([at, id])).toString('base64url');
+function headerOf(row: Pick<SegmentRow, 'workspace_id' | 'id' | 'key_id' | 'sealed'>): SegmentHeader {
+  return { workspaceId: row.workspace_id, id: row.id, keyId: row.key_id, sealed: row.sealed };
 }
 
-function decodeCursor(cursor: string): [string, string] {
+function decodeRow(row: SegmentRow): ChainedAuditRecord[] {
+  return decodeSegment(headerOf(row), row.data);
+}
+
+type Cursor = { readonly before: true; readonly at: string; readonly id: string } | { readonly seq: number };
+
+/** `['u', at, id]` inside the records from before the chain, `['s', seq]` in the chain. */
+function encodeCursor(cursor: Cursor): string {
+  const value = 'seq' in cursor ? ['s', cursor.seq] : ['u', cursor.at, cursor.id];
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Cursor {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string'))
-      return value as [string, string];
+    if (Array.isArray(value)) {
+      if (value.length === 2 && value[0] === 's' && Number.isSafeInteger(value[1]) && value[1] >= 0)
+        return { seq: value[1] as number };
+      if (
+        value.length === 3 &&
+        value[0] === 'u' &&
+        typeof value[1] === 'string' &&
+        typeof value[2] === 'string'
+      )
+        return { before: true, at: value[1], id: value[2] };
+    }
   } catch {
     // fall through
   }
@@ -197,10 +126,17 @@ function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
   return db.isTransaction ? work(db) : (db as Kysely<Database>).transaction().execute(work);
 }
 
+/** `count` parameter placeholders for one statement: `?, ?` or `$1, $2`. */
+function marks(dialect: StoreDialect, count: number, from = 0): string {
+  return Array.from({ length: count }, (_, i) => (dialect === 'postgres' ? `$${from + i + 1}` : '?')).join(
+    ', ',
+  );
+}
+
 /**
- * The three small statements every batch runs per workspace, as text with
- * placeholders for the dialect: Kysely would build and compile each anew for
- * every batch, which at 50 batches a second costs the writer more than running them.
+ * The statements every batch runs per workspace, as text with placeholders for the
+ * dialect: Kysely would build and compile each anew for every batch, which at 50
+ * batches a second costs the writer more than running them.
  */
 function batchSql(dialect: StoreDialect) {
   return {
@@ -208,13 +144,28 @@ function batchSql(dialect: StoreDialect) {
     key:
       `insert into audit_keys (workspace_id, id, key_sealed, created_at, last_seq) values (${marks(dialect, 5)}) ` +
       'on conflict (workspace_id, id) do update set last_seq = excluded.last_seq',
-    batch: `insert into audit_sealed_batches (workspace_id, id, key_id, sealed, last_seq) values (${marks(dialect, 5)})`,
+    segment:
+      'insert into audit_segments (workspace_id, first_seq, last_seq, min_at, max_at, records, id, key_id, sealed, data) ' +
+      `values (${marks(dialect, 10)})`,
     advance:
       `insert into audit_chains (workspace_id, head_seq, head_hash) values (${marks(dialect, 3)}) ` +
       'on conflict (workspace_id) do update set head_seq = excluded.head_seq, head_hash = excluded.head_hash',
   };
 }
 const BATCH_SQL = { sqlite: batchSql('sqlite'), postgres: batchSql('postgres') } as const;
+
+const termsSqlCache = new Map<string, string>();
+/** `insert into audit_segment_terms … values (…), …` for `count` terms, built once per count. */
+function termsSql(dialect: StoreDialect, count: number): string {
+  const key = `${dialect}:${count}`;
+  let text = termsSqlCache.get(key);
+  if (text === undefined) {
+    const tuples = Array.from({ length: count }, (_, i) => `(${marks(dialect, 3, i * 3)})`);
+    text = `insert into audit_segment_terms (workspace_id, term, first_seq) values ${tuples.join(', ')}`;
+    termsSqlCache.set(key, text);
+  }
+  return text;
+}
 
 async function lockChain(db: Db, dialect: StoreDialect, workspaceId: string): Promise<void> {
   // SQLite: the transaction began immediate, holding the database's write lock already.
@@ -230,6 +181,100 @@ function point(seq: number | string | null, hash: string | null): ChainPoint | n
   return seq === null || hash === null ? null : { seq: Number(seq), hash };
 }
 
+/** Stores `records` (chained, in order, all of one workspace) as one segment with its terms. */
+async function insertSegment(
+  trx: Db,
+  dialect: StoreDialect,
+  header: SegmentHeader,
+  records: readonly ChainedAuditRecord[],
+): Promise<void> {
+  const first = records[0] as ChainedAuditRecord;
+  const last = records.at(-1) as ChainedAuditRecord;
+  let minAt = first.at;
+  let maxAt = first.at;
+  for (const r of records) {
+    if (r.at < minAt) minAt = r.at;
+    if (r.at > maxAt) maxAt = r.at;
+  }
+  await trx.executeQuery(
+    CompiledQuery.raw(BATCH_SQL[dialect].segment, [
+      header.workspaceId,
+      first.seq,
+      last.seq,
+      minAt,
+      maxAt,
+      records.length,
+      header.id,
+      header.keyId,
+      header.sealed,
+      encodeSegment(header, records),
+    ]),
+  );
+  const terms = segmentTerms(records);
+  const params: unknown[] = [];
+  for (const term of terms) params.push(header.workspaceId, term, first.seq);
+  await trx.executeQuery(CompiledQuery.raw(termsSql(dialect, terms.length), params));
+}
+
+/** Records before the chain and in it, as one list; the filter of `list`. */
+interface Scan {
+  readonly filter: AuditFilter;
+  readonly afterSeq: number;
+  readonly limit: number;
+}
+
+/** Segments read per query while scanning. */
+const SEGMENT_PAGE = 16;
+/** Rows per migrated segment. */
+const MIGRATION_SEGMENT = 1000;
+
+/**
+ * Migration 0006: every chained row of `audit_events` becomes part of a segment (a
+ * segment per 1,000 rows of a chain, their stored values kept exactly, so the
+ * chain still verifies), then the rows are deleted. Records before the chain stay.
+ */
+export async function moveChainedRowsToSegments(db: Kysely<Database>): Promise<void> {
+  const dialect: StoreDialect = db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+  let workspace = '';
+  let seq = -1;
+  for (;;) {
+    const rows = await db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('seq', 'is not', null)
+      .where((eb) =>
+        eb.or([
+          eb('workspace_id', '>', workspace),
+          eb.and([eb('workspace_id', '=', workspace), eb('seq', '>', seq)]),
+        ]),
+      )
+      .orderBy('workspace_id')
+      .orderBy('seq')
+      .limit(MIGRATION_SEGMENT)
+      .execute();
+    if (rows.length === 0) break;
+    let start = 0;
+    while (start < rows.length) {
+      const ws = (rows[start] as AuditRow).workspace_id;
+      let end = start;
+      while (end < rows.length && (rows[end] as AuditRow).workspace_id === ws) end++;
+      const records = rows.slice(start, end).map(toChained);
+      const first = records[0] as ChainedAuditRecord;
+      await insertSegment(
+        db,
+        dialect,
+        { workspaceId: ws, id: `rows_${first.seq}`, keyId: '', sealed: '' },
+        records,
+      );
+      start = end;
+    }
+    const last = rows.at(-1) as AuditRow;
+    workspace = last.workspace_id;
+    seq = Number(last.seq);
+  }
+  await db.deleteFrom('audit_events').where('seq', 'is not', null).execute();
+}
+
 export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | undefined): AuditRepo {
   const loadKeys = async (workspaceId: string, ids: readonly string[]) => {
     const rows = await db
@@ -240,42 +285,118 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
       .execute();
     return new Map(rows.map((r) => [r.id, r.key_sealed]));
   };
-  const loadBatches = async (workspaceId: string, ids: readonly string[]) => {
-    const rows = await db
-      .selectFrom('audit_sealed_batches')
-      .select(['id', 'key_id', 'sealed'])
-      .where('workspace_id', '=', workspaceId)
-      .where('id', 'in', ids)
-      .execute();
-    return new Map(rows.map((r) => [r.id, { id: r.id, keyId: r.key_id, sealed: r.sealed }]));
+
+  /** Opens the sealed fields of `records`; `segments` are the rows they came from (no second read). */
+  const open = (records: readonly StoredAuditRecord[], segments: readonly SegmentRow[]) => {
+    if (!sealer) return Promise.resolve(records.map(withoutSealedFields));
+    const known = new Map<string, SealedFieldsBatch>();
+    for (const s of segments)
+      known.set(`${s.workspace_id}\u0000${s.id}`, { id: s.id, keyId: s.key_id, sealed: s.sealed });
+    const batches = async (workspaceId: string, ids: readonly string[]) => {
+      const out = new Map<string, SealedFieldsBatch>();
+      for (const id of ids) {
+        const batch = known.get(`${workspaceId}\u0000${id}`);
+        if (batch !== undefined) out.set(id, batch);
+      }
+      return out;
+    };
+    return sealer.open(records, { keys: loadKeys, batches });
   };
-  const open = (rows: readonly AuditRow[]): Promise<AuditRecord[]> => {
-    const stored = rows.map(toStored);
-    return sealer
-      ? sealer.open(stored, { keys: loadKeys, batches: loadBatches })
-      : Promise.resolve(stored.map(withoutSealedFields));
+
+  /** Segments of a workspace holding records after `afterSeq`, in chain order, a page at a time. */
+  const segmentsAfter = (
+    workspaceId: string,
+    afterSeq: number,
+    filter: AuditFilter = {},
+    uptoSeq?: number,
+  ) => {
+    let query = db
+      .selectFrom('audit_segments as s')
+      .selectAll('s')
+      .where('s.workspace_id', '=', workspaceId)
+      .where('s.last_seq', '>', afterSeq)
+      .orderBy('s.last_seq')
+      .limit(SEGMENT_PAGE);
+    if (uptoSeq !== undefined) query = query.where('s.first_seq', '<=', uptoSeq);
+    if (filter.since !== undefined) query = query.where('s.max_at', '>=', filter.since);
+    if (filter.until !== undefined) query = query.where('s.min_at', '<', filter.until);
+    for (const term of filterTerms(filter)) {
+      query = query.where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('audit_segment_terms as t')
+            .select('t.first_seq')
+            .whereRef('t.workspace_id', '=', 's.workspace_id')
+            .whereRef('t.first_seq', '=', 's.first_seq')
+            .where('t.term', '=', term),
+        ),
+      );
+    }
+    return query.execute();
   };
-  const findByHash = async (workspaceId: string, hash: string) => {
-    const row = await db
-      .selectFrom('audit_events')
-      .select(['seq', 'id'])
-      .where('workspace_id', '=', workspaceId)
-      .where('hash', '=', hash)
-      .executeTakeFirst();
-    return row && row.seq !== null ? { seq: Number(row.seq), id: row.id } : undefined;
-  };
-  const chainPage = async (workspaceId: string, afterSeq: number, uptoSeq: number, limit: number) => {
-    const rows = await db
+
+  /** Chained records after `scan.afterSeq` that pass the filter, up to `scan.limit`, with their segments. */
+  async function scanChain(workspaceId: string, scan: Scan, uptoSeq?: number) {
+    const found: ChainedAuditRecord[] = [];
+    const segments: SegmentRow[] = [];
+    let after = scan.afterSeq;
+    for (;;) {
+      const page = await segmentsAfter(workspaceId, after, scan.filter, uptoSeq);
+      for (const segment of page) {
+        let used = false;
+        for (const r of decodeRow(segment)) {
+          if (r.seq <= scan.afterSeq || (uptoSeq !== undefined && r.seq > uptoSeq)) continue;
+          if (!matchesFilter(r, scan.filter)) continue;
+          found.push(r);
+          used = true;
+          if (found.length >= scan.limit) break;
+        }
+        if (used) segments.push(segment);
+        if (found.length >= scan.limit) return { found, segments };
+        after = Number(segment.last_seq);
+      }
+      if (page.length < SEGMENT_PAGE) return { found, segments };
+    }
+  }
+
+  /** Records from before the chain (rows with no seq), by (at, id), after `cursor`. */
+  function unchainedRows(workspaceId: string, filter: AuditFilter, limit: number, cursor?: Cursor) {
+    let query = db
       .selectFrom('audit_events')
       .selectAll()
       .where('workspace_id', '=', workspaceId)
-      .where('seq', '>', afterSeq)
-      .where('seq', '<=', uptoSeq)
-      .orderBy('seq')
-      .limit(limit)
-      .execute();
-    return rows.map(toChained);
+      .where('seq', 'is', null)
+      .orderBy('at')
+      .orderBy('id')
+      .limit(limit);
+    if (filter.credentialId !== undefined) query = query.where('credential_id', '=', filter.credentialId);
+    if (filter.recipientId !== undefined) query = query.where('recipient_id', '=', filter.recipientId);
+    if (filter.connectionId !== undefined) query = query.where('connection_id', '=', filter.connectionId);
+    if (filter.decision !== undefined) query = query.where('decision', '=', filter.decision);
+    if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+    if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
+    if (filter.until !== undefined) query = query.where('at', '<', filter.until);
+    if (cursor !== undefined && 'before' in cursor) {
+      const { at, id } = cursor;
+      query = query.where((eb) => eb.or([eb('at', '>', at), eb.and([eb('at', '=', at), eb('id', '>', id)])]));
+    }
+    return query.execute();
+  }
+
+  const findByHash = async (workspaceId: string, hash: string) => {
+    let after = 0;
+    for (;;) {
+      const page = await segmentsAfter(workspaceId, after);
+      for (const segment of page) {
+        const found = decodeRow(segment).find((r) => r.hash === hash);
+        if (found !== undefined) return { seq: found.seq, id: found.id };
+        after = Number(segment.last_seq);
+      }
+      if (page.length < SEGMENT_PAGE) return undefined;
+    }
   };
+
+  const chainPage = async (workspaceId: string, afterSeq: number, uptoSeq: number, limit: number) =>
+    (await scanChain(workspaceId, { filter: {}, afterSeq, limit }, uptoSeq)).found;
 
   async function appendChain(trx: Db, workspaceId: string, records: readonly AuditRecord[]) {
     if (!sealer) throw new Error('audit records are sealed: this store was opened without the master key');
@@ -293,96 +414,125 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
     await trx.executeQuery(
       CompiledQuery.raw(text.key, [workspaceId, key.id, key.sealed, key.createdAt, last.seq]),
     );
-    await trx.executeQuery(
-      CompiledQuery.raw(text.batch, [workspaceId, batch.id, batch.keyId, batch.sealed, last.seq]),
+    await insertSegment(
+      trx,
+      dialect,
+      { workspaceId, id: batch.id, keyId: batch.keyId, sealed: batch.sealed },
+      chained,
     );
-    for (const [start, end] of chunks(chained.length)) {
-      const rows = chained.slice(start, end);
-      await trx.executeQuery(CompiledQuery.raw(insertSql(dialect, rows.length), rows.flatMap(parameters)));
-    }
     await trx.executeQuery(CompiledQuery.raw(text.advance, [workspaceId, last.seq, last.hash]));
   }
 
-  /** Ids of `records` already stored: a batch resent after a crash must not be chained twice. */
-  async function storedIds(trx: Db, records: readonly AuditRecord[]): Promise<Set<string>> {
-    const found = new Set<string>();
-    for (let i = 0; i < records.length; i += ID_CHUNK) {
-      const ids = records.slice(i, i + ID_CHUNK).map((r) => r.id);
-      const result = await trx.executeQuery<{ id: string }>(
-        CompiledQuery.raw(idsSql(dialect, ids.length), ids),
-      );
-      for (const r of result.rows) found.add(r.id);
+  /**
+   * Ids of `records` (all of one workspace) already stored: a batch resent after a
+   * crash must not be chained twice. Only segments whose time span overlaps the
+   * records' can hold them.
+   */
+  async function storedIds(
+    trx: Db,
+    workspaceId: string,
+    records: readonly AuditRecord[],
+  ): Promise<Set<string>> {
+    let minAt = (records[0] as AuditRecord).at;
+    let maxAt = minAt;
+    for (const r of records) {
+      if (r.at < minAt) minAt = r.at;
+      if (r.at > maxAt) maxAt = r.at;
     }
+    const segments = await trx
+      .selectFrom('audit_segments')
+      .selectAll()
+      .where('workspace_id', '=', workspaceId)
+      .where('min_at', '<=', maxAt)
+      .where('max_at', '>=', minAt)
+      .execute();
+    const found = new Set<string>();
+    for (const segment of segments) for (const r of decodeRow(segment)) found.add(r.id);
     return found;
   }
+
+  const countUnchained = async (workspaceId: string) => {
+    const row = await db
+      .selectFrom('audit_events')
+      .select((eb) => eb.fn.countAll<string | number>().as('n'))
+      .where('workspace_id', '=', workspaceId)
+      .where('seq', 'is', null)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  };
 
   return {
     insertMany(records, options) {
       if (records.length === 0) return Promise.resolve();
       return inTransaction(db, async (trx) => {
-        const skip = options?.resent ? await storedIds(trx, records) : new Set<string>();
         const byWorkspace = new Map<string, AuditRecord[]>();
         for (const r of records) {
-          if (skip.has(r.id)) continue;
-          skip.add(r.id);
           const list = byWorkspace.get(r.workspaceId) ?? [];
           byWorkspace.set(r.workspaceId, list);
           list.push(r);
         }
         // Locks are always taken in the same order, so concurrent batches never deadlock.
-        for (const workspaceId of [...byWorkspace.keys()].sort())
-          await appendChain(trx, workspaceId, byWorkspace.get(workspaceId) as AuditRecord[]);
+        for (const workspaceId of [...byWorkspace.keys()].sort()) {
+          let list = byWorkspace.get(workspaceId) as AuditRecord[];
+          if (options?.resent) {
+            await lockChain(trx, dialect, workspaceId);
+            const stored = await storedIds(trx, workspaceId, list);
+            const fresh: AuditRecord[] = [];
+            for (const r of list) {
+              if (stored.has(r.id)) continue;
+              stored.add(r.id);
+              fresh.push(r);
+            }
+            list = fresh;
+          }
+          if (list.length > 0) await appendChain(trx, workspaceId, list);
+        }
       });
     },
 
     async list(workspaceId, filter, options): Promise<Page<AuditRecord>> {
-      let query = db
-        .selectFrom('audit_events')
-        .selectAll()
-        .where('workspace_id', '=', workspaceId)
-        .orderBy('at')
-        .orderBy('id')
-        .limit(options.limit + 1);
-      if (filter.credentialId !== undefined) query = query.where('credential_id', '=', filter.credentialId);
-      if (filter.recipientId !== undefined) query = query.where('recipient_id', '=', filter.recipientId);
-      if (filter.connectionId !== undefined) query = query.where('connection_id', '=', filter.connectionId);
-      if (filter.decision !== undefined) query = query.where('decision', '=', filter.decision);
-      if (filter.status !== undefined) query = query.where('status', '=', filter.status);
-      if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
-      if (filter.until !== undefined) query = query.where('at', '<', filter.until);
-      if (options.cursor !== undefined) {
-        const [at, id] = decodeCursor(options.cursor);
-        query = query.where((eb) =>
-          eb.or([eb('at', '>', at), eb.and([eb('at', '=', at), eb('id', '>', id)])]),
-        );
+      const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+      const want = options.limit + 1;
+      const before =
+        cursor === undefined || 'before' in cursor
+          ? await unchainedRows(workspaceId, filter, want, cursor)
+          : [];
+      const stored: Array<{ record: StoredAuditRecord; cursor: Cursor }> = before.map((row) => ({
+        record: toStored(row),
+        cursor: { before: true, at: row.at, id: row.id },
+      }));
+      let segments: SegmentRow[] = [];
+      if (stored.length < want) {
+        const afterSeq = cursor !== undefined && 'seq' in cursor ? cursor.seq : 0;
+        const scan = await scanChain(workspaceId, { filter, afterSeq, limit: want - stored.length });
+        segments = scan.segments;
+        for (const r of scan.found) stored.push({ record: r, cursor: { seq: r.seq } });
       }
-      const rows = await query.execute();
-      const more = rows.length > options.limit;
-      const page = more ? rows.slice(0, options.limit) : rows;
+      const more = stored.length > options.limit;
+      const page = more ? stored.slice(0, options.limit) : stored;
       const last = page.at(-1);
-      return { data: await open(page), nextCursor: more && last ? encodeCursor(last.at, last.id) : null };
+      return {
+        data: await open(
+          page.map((p) => p.record),
+          segments,
+        ),
+        nextCursor: more && last ? encodeCursor(last.cursor) : null,
+      };
     },
 
     async count(workspaceId) {
-      const row = await db
-        .selectFrom('audit_events')
-        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+      const chained = await db
+        .selectFrom('audit_segments')
+        .select((eb) => eb.fn.sum<string | number | null>('records').as('n'))
         .where('workspace_id', '=', workspaceId)
         .executeTakeFirstOrThrow();
-      return Number(row.n);
+      return Number(chained.n ?? 0) + (await countUnchained(workspaceId));
     },
 
-    async after(workspaceId, seq, limit) {
-      const rows = await db
-        .selectFrom('audit_events')
-        .selectAll()
-        .where('workspace_id', '=', workspaceId)
-        .where('seq', '>', seq)
-        .orderBy('seq')
-        .limit(limit)
-        .execute();
-      const records = await open(rows);
-      return records.map((record, i) => ({ seq: Number(rows[i]?.seq), record }));
+    async after(workspaceId, seq, limit): Promise<readonly SequencedAuditRecord[]> {
+      const { found, segments } = await scanChain(workspaceId, { filter: {}, afterSeq: seq, limit });
+      const records = await open(found, segments);
+      return records.map((record, i) => ({ seq: (found[i] as ChainedAuditRecord).seq, record }));
     },
 
     async chainState(workspaceId) {
@@ -399,7 +549,7 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
     async sealedBatches(workspaceId, ids) {
       if (ids.length === 0) return new Map();
       const rows = await db
-        .selectFrom('audit_sealed_batches')
+        .selectFrom('audit_segments')
         .select(['id', 'sealed'])
         .where('workspace_id', '=', workspaceId)
         .where('id', 'in', ids)
@@ -416,56 +566,67 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
       return rows.map((r) => r.workspace_id);
     },
 
-    async countUnchained(workspaceId) {
-      const row = await db
-        .selectFrom('audit_events')
-        .select((eb) => eb.fn.countAll<string | number>().as('n'))
-        .where('workspace_id', '=', workspaceId)
-        .where('seq', 'is', null)
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
-    },
+    countUnchained,
 
     prune(workspaceId, cutoff, maxRecords, now) {
       return inTransaction(db, async (trx) => {
         await lockChain(trx, dialect, workspaceId);
-        const repo = auditRepo(trx, dialect, sealer);
         const chain = await chainRow(trx, workspaceId);
         let anchor = point(chain?.anchor_seq ?? null, chain?.anchor_hash ?? null);
         let deleted = 0;
         let stoppedAt: ChainBreak | null = null;
         if (chain) {
           const start = anchor ?? GENESIS;
-          // Walk the oldest records in chain order; stop at the first one to keep, or at a break.
-          const rows = await repo.chainPage(workspaceId, start.seq, Number(chain.head_seq), maxRecords);
+          // Whole segments, oldest first, each all before the cutoff and verified record by
+          // record; at least one, then up to maxRecords. A segment that also holds records
+          // within retention waits until they are old enough too.
+          const repo = auditRepo(trx, dialect, sealer);
           const walker = new ChainWalker(start, (hash) => repo.findByHash(workspaceId, hash));
           let last = start;
-          for (const r of rows) {
-            if (r.at >= cutoff) break;
-            const broken = await walker.push(r);
-            if (broken) {
-              stoppedAt = broken;
-              break;
-            }
-            last = { seq: r.seq, hash: r.hash };
-          }
-          if (last.seq > start.seq) {
-            const result = await trx
-              .deleteFrom('audit_events')
+          let upto = start.seq;
+          let after = start.seq;
+          scan: for (;;) {
+            const page = await trx
+              .selectFrom('audit_segments')
+              .selectAll()
               .where('workspace_id', '=', workspaceId)
-              .where('seq', '>', start.seq)
-              .where('seq', '<=', last.seq)
-              .executeTakeFirst();
-            deleted = Number(result.numDeletedRows);
+              .where('last_seq', '>', after)
+              .orderBy('last_seq')
+              .limit(SEGMENT_PAGE)
+              .execute();
+            for (const segment of page) {
+              if (segment.max_at >= cutoff || (deleted > 0 && deleted + segment.records > maxRecords))
+                break scan;
+              for (const r of decodeRow(segment)) {
+                if (r.seq <= start.seq) continue;
+                const broken = await walker.push(r);
+                if (broken) {
+                  stoppedAt = broken;
+                  break scan;
+                }
+              }
+              last = walker.last;
+              upto = Number(segment.last_seq);
+              after = upto;
+              deleted += Number(segment.records);
+            }
+            if (page.length < SEGMENT_PAGE) break;
+          }
+          if (upto > start.seq) {
+            await trx
+              .deleteFrom('audit_segment_terms')
+              .where('workspace_id', '=', workspaceId)
+              .where('first_seq', '<=', upto)
+              .execute();
+            await trx
+              .deleteFrom('audit_segments')
+              .where('workspace_id', '=', workspaceId)
+              .where('last_seq', '<=', upto)
+              .execute();
             await trx
               .updateTable('audit_chains')
               .set({ anchor_seq: last.seq, anchor_hash: last.hash, anchor_at: now })
               .where('workspace_id', '=', workspaceId)
-              .execute();
-            await trx
-              .deleteFrom('audit_sealed_batches')
-              .where('workspace_id', '=', workspaceId)
-              .where('last_seq', '<=', last.seq)
               .execute();
             await trx
               .deleteFrom('audit_keys')
@@ -473,7 +634,7 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
               .where('last_seq', '<=', last.seq)
               .execute();
             anchor = last;
-          }
+          } else deleted = 0;
         }
         const unchained = await trx
           .deleteFrom('audit_events')

@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { setPriority } from 'node:os';
-import { deserialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AuditRecord } from '../../core/audit.ts';
+import { decodeAuditBatch } from '../../core/audit-batch-encoding.ts';
 import { AuditSealer } from '../../core/audit-seal.ts';
 import { systemClock } from '../../core/clock.ts';
 import { Vault } from '../../core/vault.ts';
@@ -22,8 +22,8 @@ import { openAuditWriterStore } from './open-store.ts';
 interface BatchMessage {
   readonly type: 'batch';
   readonly seq: number;
-  /** The records, `v8.serialize`d (see WorkerAuditWriter). */
-  readonly bytes: Uint8Array;
+  /** The records, as core/audit-batch-encoding.ts encodes them (see WorkerAuditWriter). */
+  readonly text: string;
   /** Sent again after a worker died: the dead worker may have committed it. */
   readonly resent?: boolean;
 }
@@ -115,7 +115,7 @@ port.on('message', (message: BatchMessage | { type: 'close' }) => {
     finish();
     return;
   }
-  const records = deserialize(message.bytes) as AuditRecord[];
+  const records = decodeAuditBatch(message.text);
   queue.push({ seq: message.seq, records, resent: message.resent === true });
   void drain();
 });

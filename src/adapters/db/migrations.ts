@@ -1,5 +1,7 @@
 import { type Kysely, PostgresAdapter } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
+import { moveChainedRowsToSegments } from './audit-repo.ts';
+import type { Database } from './schema.ts';
 
 /**
  * One migration set for both dialects, written with Kysely's schema builder and
@@ -298,24 +300,45 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
-  '0006_audit_sealed_batches': {
+  '0006_audit_segments': {
     async up(db: Kysely<unknown>) {
-      // Records written from now on keep their sensitive fields in one sealed message per
-      // batch (core/audit-seal.ts); those written before keep theirs in their own row.
+      // Chained audit records move from a row each to a segment per written batch
+      // (adapters/db/audit-segments.ts). Records from before the chain (seq null) stay
+      // in audit_events, as they were.
       await db.schema
-        .createTable('audit_sealed_batches')
+        .createTable('audit_segments')
         .addColumn('workspace_id', 'text', (c) => c.notNull())
+        .addColumn('first_seq', 'bigint', (c) => c.notNull())
+        .addColumn('last_seq', 'bigint', (c) => c.notNull())
+        .addColumn('min_at', 'text', (c) => c.notNull())
+        .addColumn('max_at', 'text', (c) => c.notNull())
+        .addColumn('records', 'integer', (c) => c.notNull())
         .addColumn('id', 'text', (c) => c.notNull())
         .addColumn('key_id', 'text', (c) => c.notNull())
         .addColumn('sealed', 'text', (c) => c.notNull())
-        .addColumn('last_seq', 'bigint', (c) => c.notNull())
-        .addPrimaryKeyConstraint('audit_sealed_batches_pk', ['workspace_id', 'id'])
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('audit_segments_pk', ['workspace_id', 'first_seq'])
         .execute();
       await db.schema
-        .createIndex('audit_sealed_batches_last_seq_idx')
-        .on('audit_sealed_batches')
+        .createIndex('audit_segments_last_seq_idx')
+        .on('audit_segments')
         .columns(['workspace_id', 'last_seq'])
+        .unique()
         .execute();
+      await db.schema
+        .createIndex('audit_segments_id_idx')
+        .on('audit_segments')
+        .columns(['workspace_id', 'id'])
+        .unique()
+        .execute();
+      await db.schema
+        .createTable('audit_segment_terms')
+        .addColumn('workspace_id', 'text', (c) => c.notNull())
+        .addColumn('term', 'text', (c) => c.notNull())
+        .addColumn('first_seq', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('audit_segment_terms_pk', ['workspace_id', 'term', 'first_seq'])
+        .execute();
+      await moveChainedRowsToSegments(db as unknown as Kysely<Database>);
     },
   },
 };

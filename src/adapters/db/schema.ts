@@ -212,18 +212,33 @@ export interface AuditKeyTable {
 }
 
 /**
- * The sensitive fields of a whole batch of audit records, sealed as one message under
- * the batch's data key (core/audit-seal.ts): each record's `sealed` column names its
- * batch, its place in it and a digest of the batch, so the chain covers the batch too.
+ * Chained audit records, a segment per written batch and workspace
+ * (adapters/db/audit-segments.ts): the records as stored, as JSON, and their
+ * sealed sensitive fields (core/audit-seal.ts).
  */
-export interface AuditSealedBatchTable {
+export interface AuditSegmentTable {
   workspace_id: string;
+  /** The seq of its first and last record: segments of a chain never overlap. */
+  first_seq: number;
+  last_seq: number;
+  /** The earliest and latest `at` of its records. */
+  min_at: string;
+  max_at: string;
+  records: number;
+  /** The id its records' sealed references name. */
   id: string;
-  /** The `audit_keys` row whose key sealed it. */
+  /** The `audit_keys` row whose key sealed its fields ('' for records migrated from rows). */
   key_id: string;
   sealed: string;
-  /** The highest seq among its records: once pruned past, nothing needs it and it is deleted. */
-  last_seq: number;
+  /** Its records, as audit-segments.ts encodes them. */
+  data: string;
+}
+
+/** Per segment, each credential, recipient, connection, decision and status its records have. */
+export interface AuditSegmentTermTable {
+  workspace_id: string;
+  term: string;
+  first_seq: number;
 }
 
 /** One row per audit chain (workspace, or `''` for unattributed records). */
@@ -241,7 +256,8 @@ export interface AuditChainTable {
 export interface Database {
   audit_events: AuditEventTable & AuditChainColumns;
   audit_keys: AuditKeyTable;
-  audit_sealed_batches: AuditSealedBatchTable;
+  audit_segments: AuditSegmentTable;
+  audit_segment_terms: AuditSegmentTermTable;
   audit_chains: AuditChainTable;
   relay_meta: MetaTable;
   workspaces: WorkspaceTable;

@@ -182,7 +182,7 @@ async function writeAll(sink: NodeJS.WritableStream, text: string): Promise<void
 
 const exportCommand: CommandSpec = {
   name: 'export',
-  summary: 'Every matching record, oldest first, as JSON Lines or CSV',
+  summary: 'Every matching record in the order recorded, as JSON Lines or CSV',
   options: {
     format: { type: 'string', value: 'jsonl|csv', help: 'Output format (default jsonl).' },
     output: {

@@ -194,7 +194,7 @@ export function auditRoutes(app: FastifyInstance, ctx: ManagementContext): void 
       config: { access: 'read' },
       schema: {
         tags: ['audit'],
-        summary: 'Proxied requests, oldest first, filtered',
+        summary: 'Proxied requests in the order recorded (chain order), filtered',
         querystring: AuditQuery,
         response: { 200: pageOf(AuditEventView) },
       },
@@ -215,7 +215,7 @@ export function auditRoutes(app: FastifyInstance, ctx: ManagementContext): void 
       config: { access: 'read' },
       schema: {
         tags: ['audit'],
-        summary: 'Every matching record, oldest first, as JSON Lines or CSV (streamed)',
+        summary: 'Every matching record in the order recorded, as JSON Lines or CSV (streamed)',
         querystring: ExportQuery,
       },
     },
