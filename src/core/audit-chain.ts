@@ -33,12 +33,12 @@ export interface ChainPoint {
 /** What the first record of a chain follows. */
 export const GENESIS: ChainPoint = Object.freeze({ seq: 0, hash: '0'.repeat(64) });
 
-const DOMAIN = 'relay.audit.v1';
+export const CHAIN_DOMAIN = 'relay.audit.v1';
 
 /** The canonical encoding: a JSON array in a fixed order, so every field's boundaries are unambiguous. */
 export function canonicalEncoding(r: Omit<ChainedAuditRecord, 'seq' | 'hash'>): string {
   return JSON.stringify([
-    DOMAIN,
+    CHAIN_DOMAIN,
     r.workspaceId,
     r.id,
     r.at,

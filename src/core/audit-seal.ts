@@ -7,7 +7,6 @@ import {
   randomBytes,
 } from 'node:crypto';
 import type { AuditRecord } from './audit.ts';
-import { type ChainedAuditRecord, type ChainPoint, chainHash } from './audit-chain.ts';
 import { randomBase62 } from './base62.ts';
 import type { Clock } from './clock.ts';
 import { associatedDataById, type SealRef, type Vault } from './vault.ts';
@@ -84,7 +83,6 @@ export interface SealedFieldsBatch {
 export interface SealedBatch {
   readonly key: AuditDataKey;
   readonly batch: SealedFieldsBatch;
-  readonly records: readonly ChainedAuditRecord[];
 }
 
 /** A record as read back: `keyId` and `sealed` null for one written before encryption (plaintext). */
@@ -115,6 +113,11 @@ export interface BatchReference {
 /** The digest a reference carries of its sealed batch, as stored. */
 export function batchDigest(sealed: string): string {
   return hash('sha256', sealed, 'base64url').slice(0, DIGEST_CHARS);
+}
+
+/** The `sealed` value of the record at `index` of a batch, naming its place. */
+export function batchPlace(batchId: string, index: number, digest: string): string {
+  return `${BATCH_REF}${batchId}:${index}:${digest}`;
 }
 
 /** Reads `batch:<id>:<index>:<digest>`; undefined for a record sealed on its own (or plaintext). */
@@ -247,56 +250,22 @@ export class AuditSealer {
     this.#clock = clock;
   }
 
-  /** Seals the sensitive fields of `records` (all of `workspaceId`) as one batch and chains them after `head`. */
-  async seal(workspaceId: string, records: readonly AuditRecord[], head: ChainPoint): Promise<SealedBatch> {
-    const current = await this.#writerKey(workspaceId, records.length);
-    const { key, ref } = current;
+  /**
+   * Seals the sensitive fields of `records` (all of `workspaceId`) as one batch. Their
+   * stored form then has `''` or null in those fields, `keyId` the batch's key and
+   * `sealed` their place in it (see `batchReference`); chaining is the store's part.
+   */
+  async sealBatch(workspaceId: string, records: readonly AuditRecord[]): Promise<SealedBatch> {
+    const { key, ref } = await this.#writerKey(workspaceId, records.length);
     const batchId = `aseal_${randomBase62(20)}`;
     const fields = records.map((r): BatchElement => [r.id, r.path, r.query, r.ip, r.userAgent]);
-    const sealedBatch = encrypt(
+    const sealed = encrypt(
       key,
       randomBytes(IV_BYTES),
       JSON.stringify(fields),
       batchAad(workspaceId, batchId),
     );
-    const place = `${BATCH_REF}${batchId}:`;
-    const digest = `:${batchDigest(sealedBatch)}`;
-    // One object per record, built whole (no spread copies): the writer runs this for every request.
-    const chained: ChainedAuditRecord[] = new Array(records.length);
-    let prev = head;
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i] as AuditRecord;
-      const next: { -readonly [K in keyof ChainedAuditRecord]: ChainedAuditRecord[K] } = {
-        workspaceId,
-        id: r.id,
-        at: r.at,
-        requestId: r.requestId,
-        connectionId: r.connectionId,
-        credentialId: r.credentialId,
-        recipientId: r.recipientId,
-        method: r.method,
-        path: '',
-        query: null,
-        decision: r.decision,
-        reason: r.reason,
-        status: r.status,
-        durationMs: r.durationMs,
-        upstreamMs: r.upstreamMs,
-        bytesIn: r.bytesIn,
-        bytesOut: r.bytesOut,
-        ip: '',
-        userAgent: null,
-        keyId: ref.id,
-        sealed: place + i + digest,
-        prevHash: prev.hash,
-        seq: prev.seq + 1,
-        hash: '',
-      };
-      next.hash = chainHash(next);
-      chained[i] = next;
-      prev = next;
-    }
-    return { key: ref, batch: { id: batchId, keyId: ref.id, sealed: sealedBatch }, records: chained };
+    return { key: ref, batch: { id: batchId, keyId: ref.id, sealed } };
   }
 
   /** Opens the sealed fields of stored records (one key and batch load per one not yet cached). */

@@ -3,9 +3,9 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { moveChainedRowsToSegments } from '../../src/adapters/db/audit-repo.ts';
-import { decodeSegment, encodeSegment } from '../../src/adapters/db/audit-segments.ts';
-import { chainAfter, GENESIS } from '../../src/core/audit-chain.ts';
-import { auditKeyRef, batchDigest, UNREADABLE_PLACEHOLDER } from '../../src/core/audit-seal.ts';
+import { chainSegment, decodeSegment, encodeSegment } from '../../src/adapters/db/audit-segments.ts';
+import { chainAfter, chainHash, GENESIS } from '../../src/core/audit-chain.ts';
+import { auditKeyRef, batchDigest, batchPlace, UNREADABLE_PLACEHOLDER } from '../../src/core/audit-seal.ts';
 import { associatedDataById, Vault } from '../../src/core/vault.ts';
 import { verifyAuditChain } from '../../src/services/audit-verify.ts';
 import { DIALECTS, skipFor } from '../harness.ts';
@@ -46,6 +46,35 @@ describe('segment encoding', () => {
       stored.every((r) => r[19] === null && r[20] === null),
       'derived values are not stored',
     );
+  });
+
+  it("the writer's one-pass chaining agrees with the reference encoding, record by record", () => {
+    const head = { seq: 41, hash: 'ab'.repeat(32) };
+    const raw = records(5, { workspaceId: header.workspaceId }).map((r, i) => ({
+      ...r,
+      requestId: `req "${i}" \\ caf\u00e9 \u{1f600}`,
+      reason: i % 2 === 0 ? null : 'upstream_timeout',
+      durationMs: 0.1 + 0.2 * i,
+    }));
+    const { data, last, minAt, maxAt } = chainSegment(header, raw, head);
+    const decoded = decodeSegment(header, data);
+    const digest = batchDigest(header.sealed);
+    const expected = chainAfter(
+      head,
+      raw.map((r, i) => ({
+        ...r,
+        path: '',
+        query: null,
+        ip: '',
+        userAgent: null,
+        keyId: header.keyId,
+        sealed: batchPlace(header.id, i, digest),
+      })),
+    );
+    assert.deepEqual(decoded, expected);
+    for (const r of decoded) assert.equal(r.hash, chainHash(r));
+    assert.deepEqual(last, { seq: 46, hash: expected.at(-1)?.hash });
+    assert.deepEqual([minAt, maxAt], [raw[0]?.at, raw[4]?.at]);
   });
 
   it('values that differ from what would be derived are stored as they are', () => {

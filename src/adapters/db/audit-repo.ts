@@ -16,6 +16,7 @@ import {
 import { RelayError } from '../../core/errors.ts';
 import type { AuditRepo, Page, SequencedAuditRecord, StoreDialect } from '../../ports/store.ts';
 import {
+  chainSegment,
   decodeSegment,
   encodeSegment,
   filterTerms,
@@ -181,13 +182,42 @@ function point(seq: number | string | null, hash: string | null): ChainPoint | n
   return seq === null || hash === null ? null : { seq: Number(seq), hash };
 }
 
-/** Stores `records` (chained, in order, all of one workspace) as one segment with its terms. */
-async function insertSegment(
-  trx: Db,
-  dialect: StoreDialect,
-  header: SegmentHeader,
-  records: readonly ChainedAuditRecord[],
-): Promise<void> {
+interface SegmentToStore {
+  readonly header: SegmentHeader;
+  readonly firstSeq: number;
+  readonly last: ChainPoint;
+  readonly minAt: string;
+  readonly maxAt: string;
+  readonly data: string;
+  /** The records, for their terms. */
+  readonly records: readonly AuditRecord[];
+}
+
+/** Inserts one segment with its terms. */
+async function insertSegment(trx: Db, dialect: StoreDialect, segment: SegmentToStore): Promise<void> {
+  const { header, firstSeq, records } = segment;
+  await trx.executeQuery(
+    CompiledQuery.raw(BATCH_SQL[dialect].segment, [
+      header.workspaceId,
+      firstSeq,
+      segment.last.seq,
+      segment.minAt,
+      segment.maxAt,
+      records.length,
+      header.id,
+      header.keyId,
+      header.sealed,
+      segment.data,
+    ]),
+  );
+  const terms = segmentTerms(records);
+  const params: unknown[] = [];
+  for (const term of terms) params.push(header.workspaceId, term, firstSeq);
+  await trx.executeQuery(CompiledQuery.raw(termsSql(dialect, terms.length), params));
+}
+
+/** Chained records as they are stored (rows moved by migration 0006), as one segment. */
+function storedSegment(header: SegmentHeader, records: readonly ChainedAuditRecord[]): SegmentToStore {
   const first = records[0] as ChainedAuditRecord;
   const last = records.at(-1) as ChainedAuditRecord;
   let minAt = first.at;
@@ -196,24 +226,15 @@ async function insertSegment(
     if (r.at < minAt) minAt = r.at;
     if (r.at > maxAt) maxAt = r.at;
   }
-  await trx.executeQuery(
-    CompiledQuery.raw(BATCH_SQL[dialect].segment, [
-      header.workspaceId,
-      first.seq,
-      last.seq,
-      minAt,
-      maxAt,
-      records.length,
-      header.id,
-      header.keyId,
-      header.sealed,
-      encodeSegment(header, records),
-    ]),
-  );
-  const terms = segmentTerms(records);
-  const params: unknown[] = [];
-  for (const term of terms) params.push(header.workspaceId, term, first.seq);
-  await trx.executeQuery(CompiledQuery.raw(termsSql(dialect, terms.length), params));
+  return {
+    header,
+    firstSeq: first.seq,
+    last: { seq: last.seq, hash: last.hash },
+    minAt,
+    maxAt,
+    data: encodeSegment(header, records),
+    records,
+  };
 }
 
 /** Records before the chain and in it, as one list; the filter of `list`. */
@@ -260,12 +281,8 @@ export async function moveChainedRowsToSegments(db: Kysely<Database>): Promise<v
       while (end < rows.length && (rows[end] as AuditRow).workspace_id === ws) end++;
       const records = rows.slice(start, end).map(toChained);
       const first = records[0] as ChainedAuditRecord;
-      await insertSegment(
-        db,
-        dialect,
-        { workspaceId: ws, id: `rows_${first.seq}`, keyId: '', sealed: '' },
-        records,
-      );
+      const header = { workspaceId: ws, id: `rows_${first.seq}`, keyId: '', sealed: '' };
+      await insertSegment(db, dialect, storedSegment(header, records));
       start = end;
     }
     const last = rows.at(-1) as AuditRow;
@@ -407,19 +424,15 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
     );
     const current = found[0];
     const head = point(current?.head_seq ?? null, current?.head_hash ?? null) ?? GENESIS;
-    const { key, batch, records: chained } = await sealer.seal(workspaceId, records, head);
-    const last = chained.at(-1) as ChainedAuditRecord;
+    const { key, batch } = await sealer.sealBatch(workspaceId, records);
+    const header = { workspaceId, id: batch.id, keyId: batch.keyId, sealed: batch.sealed };
+    const { data, last, minAt, maxAt } = chainSegment(header, records, head);
     // Upserted every batch: it records the key's last use, and restores a key row pruned
     // while this writer still held the key (a key outlives its records only by its hour).
     await trx.executeQuery(
       CompiledQuery.raw(text.key, [workspaceId, key.id, key.sealed, key.createdAt, last.seq]),
     );
-    await insertSegment(
-      trx,
-      dialect,
-      { workspaceId, id: batch.id, keyId: batch.keyId, sealed: batch.sealed },
-      chained,
-    );
+    await insertSegment(trx, dialect, { header, firstSeq: head.seq + 1, last, minAt, maxAt, data, records });
     await trx.executeQuery(CompiledQuery.raw(text.advance, [workspaceId, last.seq, last.hash]));
   }
 

@@ -1,6 +1,7 @@
-import type { AuditFilter } from '../../core/audit.ts';
-import type { ChainedAuditRecord } from '../../core/audit-chain.ts';
-import { batchDigest } from '../../core/audit-seal.ts';
+import { hash } from 'node:crypto';
+import type { AuditFilter, AuditRecord } from '../../core/audit.ts';
+import { CHAIN_DOMAIN, type ChainedAuditRecord, type ChainPoint } from '../../core/audit-chain.ts';
+import { batchDigest, batchPlace } from '../../core/audit-seal.ts';
 
 /**
  * How chained audit records are stored: in segments, one row of `audit_segments`
@@ -66,7 +67,71 @@ export interface SegmentHeader {
 
 /** What a batch-sealed record's `sealed` column holds, derived from its segment. */
 function referenceOf(header: SegmentHeader, digest: string, index: number): string {
-  return `batch:${header.id}:${index}:${digest}`;
+  return batchPlace(header.id, index, digest);
+}
+
+/** A new segment's text and where its chain ends. */
+export interface ChainedSegment {
+  readonly data: string;
+  readonly last: ChainPoint;
+  readonly minAt: string;
+  readonly maxAt: string;
+}
+
+/**
+ * Chains a freshly sealed batch after `head` and encodes it as a segment, in one
+ * pass: the writer's hot path. Each record's stored fields (the sensitive ones as
+ * `''` or null, the rest as recorded) are encoded to JSON once, and that text is
+ * both the middle of its canonical encoding (core/audit-chain.ts, whose
+ * `canonicalEncoding` is the reference: a test holds the two equal) and the middle
+ * of its stored form. No record object is built.
+ */
+export function chainSegment(
+  header: SegmentHeader,
+  records: readonly AuditRecord[],
+  head: ChainPoint,
+): ChainedSegment {
+  const digest = batchDigest(header.sealed);
+  const start = `[${JSON.stringify(CHAIN_DOMAIN)},${JSON.stringify(header.workspaceId)},`;
+  const key = JSON.stringify(header.keyId);
+  const parts: string[] = new Array(records.length);
+  let seq = head.seq;
+  let prev = head.hash;
+  let minAt = (records[0] as AuditRecord).at;
+  let maxAt = minAt;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as AuditRecord;
+    if (r.at < minAt) minAt = r.at;
+    if (r.at > maxAt) maxAt = r.at;
+    const fields = JSON.stringify([
+      r.id,
+      r.at,
+      r.requestId,
+      r.connectionId,
+      r.credentialId,
+      r.recipientId,
+      r.method,
+      '',
+      null,
+      r.decision,
+      r.reason,
+      r.status,
+      r.durationMs,
+      r.upstreamMs,
+      r.bytesIn,
+      r.bytesOut,
+      '',
+      null,
+    ]);
+    const middle = fields.slice(1, -1);
+    const prevText = JSON.stringify(prev);
+    const canonical = `${start}${middle},${key},${JSON.stringify(referenceOf(header, digest, i))},${prevText}]`;
+    const recordHash = hash('sha256', canonical, 'hex');
+    seq++;
+    parts[i] = `[${seq},${middle},null,null,${prevText},"${recordHash}"]`;
+    prev = recordHash;
+  }
+  return { data: `[${parts.join(',')}]`, last: { seq, hash: prev }, minAt, maxAt };
 }
 
 export function encodeSegment(header: SegmentHeader, records: readonly ChainedAuditRecord[]): string {
@@ -151,16 +216,26 @@ export function decodeSegment(header: SegmentHeader, text: string): ChainedAudit
 }
 
 /** The filterable values a segment's records have: one `audit_segment_terms` row each. */
-export function segmentTerms(records: readonly ChainedAuditRecord[]): string[] {
-  const terms = new Set<string>();
+export function segmentTerms(records: readonly AuditRecord[]): string[] {
+  const credentials = new Set<string | null>();
+  const recipients = new Set<string | null>();
+  const connections = new Set<string | null>();
+  const decisions = new Set<string>();
+  const statuses = new Set<number>();
   for (const r of records) {
-    if (r.credentialId !== null) terms.add(`credential:${r.credentialId}`);
-    if (r.recipientId !== null) terms.add(`recipient:${r.recipientId}`);
-    if (r.connectionId !== null) terms.add(`connection:${r.connectionId}`);
-    terms.add(`decision:${r.decision}`);
-    terms.add(`status:${r.status}`);
+    credentials.add(r.credentialId);
+    recipients.add(r.recipientId);
+    connections.add(r.connectionId);
+    decisions.add(r.decision);
+    statuses.add(r.status);
   }
-  return [...terms];
+  const terms: string[] = [];
+  for (const v of credentials) if (v !== null) terms.push(`credential:${v}`);
+  for (const v of recipients) if (v !== null) terms.push(`recipient:${v}`);
+  for (const v of connections) if (v !== null) terms.push(`connection:${v}`);
+  for (const v of decisions) terms.push(`decision:${v}`);
+  for (const v of statuses) terms.push(`status:${v}`);
+  return terms;
 }
 
 /** The terms a filter needs a segment to have (each one must be present). */
