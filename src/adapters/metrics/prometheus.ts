@@ -55,8 +55,27 @@ abstract class Metric<S> {
   abstract readonly type: string;
   protected abstract renderSeries(values: readonly string[], state: S): string[];
 
+  /** The label values and state of the series last asked for: consecutive requests mostly repeat them. */
+  readonly #lastValues: string[] = [];
+  #lastState: S | undefined;
+
   protected stateFor(labels: Labels): S {
-    // Runs for every proxied request: the key is built without intermediate arrays.
+    const names = this.labelNames;
+    const lastValues = this.#lastValues;
+    if (this.#lastState !== undefined) {
+      let i = 0;
+      while (i < names.length && (labels[names[i] as string] ?? '') === lastValues[i]) i++;
+      if (i === names.length) return this.#lastState;
+    }
+    const state = this.#lookup(labels);
+    for (let i = 0; i < names.length; i++) lastValues[i] = labels[names[i] as string] ?? '';
+    this.#lastState = state;
+    return state;
+  }
+
+  #lookup(labels: Labels): S {
+    // Runs for every proxied request whose labels differ from the last: the key is built
+    // without intermediate arrays.
     const names = this.labelNames;
     let key = '';
     for (let i = 0; i < names.length; i++)

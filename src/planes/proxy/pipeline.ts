@@ -14,16 +14,16 @@ import { proxyRequestChannel } from '../../services/metrics-channels.ts';
 import type { CanaryHook } from '../../services/security-alerts-canary.ts';
 import { identifyClient, NO_TRUSTED_PROXIES, resolveClientIp, type TrustedProxies } from '../client-ip.ts';
 import { newRequestId } from '../request-id.ts';
-import type { AuthCache } from './auth-cache.ts';
+import type { AuthCache, AuthEntry } from './auth-cache.ts';
 import { UPSTREAM_TIMEOUT_CODES } from './http1/client.ts';
 import { ClientBodyError } from './http1/connection.ts';
 import type { ProxyRequest } from './http1/request.ts';
 import type { HeadError } from './http1/request-head.ts';
 import type { ProxyResponse } from './http1/response.ts';
-import { locateCredential } from './locate-credential.ts';
+import { type LocatedToken, locateCredential } from './locate-credential.ts';
 import { buildOutgoing, type ForwardedMode, locationAccepted, queryWithout } from './outgoing.ts';
 import { type AuthFailureGuard, type ProxyPolicy, runPolicies } from './policy.ts';
-import { exchange } from './relay-response.ts';
+import { type ExchangeOutcome, exchange } from './relay-response.ts';
 import { writeDecision } from './respond.ts';
 import { createScanStream, type SecretScanStream } from './scan-stream.ts';
 import type { ScopeBurstDetector } from './scope-bursts.ts';
@@ -189,107 +189,238 @@ export function createPipeline(deps: PipelineDeps) {
     );
   };
 
-  async function forward(
-    req: ProxyRequest,
-    res: ProxyResponse,
-    trace: Trace,
-    target: CanonicalTarget,
-    upstream: Upstream,
-    found: Parameters<typeof buildOutgoing>[3],
-  ): Promise<void> {
-    let secret: string;
-    try {
-      const current = upstream.credential();
-      secret = typeof current === 'string' ? current : await current;
-    } catch (error) {
-      logger.warn(
-        {
-          request_id: trace.requestId,
-          connection_id: upstream.connection.id,
-          err: { message: (error as Error).message },
-        },
-        'upstream token fetch failed',
-      );
-      const status = writeDecision(
-        res,
-        'upstream_unreachable',
-        'could not obtain an access token for the upstream',
-        trace.requestId,
-      );
-      return finish(trace, 'allowed', status, 'upstream_unreachable');
+  /**
+   * The pipeline runs synchronously while everything it needs is in memory (the
+   * usual case: a cached credential and connection, policies answered from memory)
+   * and continues from a promise only where it must wait. No promise is made for a
+   * step that does not wait.
+   */
+  type Step<T> = (value: T) => void;
+
+  /** Runs `next` with `value` now, or once it resolves; any failure ends the request as Relay's own. */
+  function then<T>(trace: Trace, res: ProxyResponse, value: T | Promise<T>, next: Step<T>): void {
+    if (!(value instanceof Promise)) {
+      next(value);
+      return;
     }
-    const outgoing = buildOutgoing(req.headers, target, upstream, found, secret, {
+    value.then(
+      (resolved) => {
+        try {
+          next(resolved);
+        } catch (error) {
+          failed(trace, res, error);
+        }
+      },
+      (error: unknown) => failed(trace, res, error),
+    );
+  }
+
+  /** A failure of Relay's own: answered recognisably (500 or a cut connection) and audited, once. */
+  function failed(trace: Trace, res: ProxyResponse, error: unknown): void {
+    logger.error(
+      {
+        request_id: trace.requestId,
+        err: { message: (error as Error).message, stack: (error as Error).stack },
+      },
+      'proxy pipeline error',
+    );
+    if (!res.headersSent) {
+      const status = writeDecision(res, 'internal_error', undefined, trace.requestId);
+      finish(trace, 'blocked', status, 'internal_error');
+    } else {
+      res.destroy();
+      finish(trace, 'allowed', res.statusCode, 'internal_error');
+    }
+  }
+
+  /** What the steps after authentication share. */
+  interface Authenticated {
+    readonly req: ProxyRequest;
+    readonly res: ProxyResponse;
+    readonly trace: Trace;
+    readonly client: ReturnType<typeof identifyClient>;
+    readonly target: CanonicalTarget;
+    readonly found: LocatedToken;
+    readonly entry: AuthEntry;
+  }
+
+  function forward(a: Authenticated, upstream: Upstream): void {
+    const { res, trace } = a;
+    let current: string | Promise<string>;
+    try {
+      current = upstream.credential();
+    } catch (error) {
+      tokenFailed(a, upstream, error);
+      return;
+    }
+    if (typeof current === 'string') {
+      send(a, upstream, current);
+      return;
+    }
+    current.then(
+      (secret) => {
+        try {
+          send(a, upstream, secret);
+        } catch (error) {
+          failed(trace, res, error);
+        }
+      },
+      (error: unknown) => tokenFailed(a, upstream, error),
+    );
+  }
+
+  function tokenFailed(a: Authenticated, upstream: Upstream, error: unknown): void {
+    logger.warn(
+      {
+        request_id: a.trace.requestId,
+        connection_id: upstream.connection.id,
+        err: { message: (error as Error).message },
+      },
+      'upstream token fetch failed',
+    );
+    const status = writeDecision(
+      a.res,
+      'upstream_unreachable',
+      'could not obtain an access token for the upstream',
+      a.trace.requestId,
+    );
+    finish(a.trace, 'allowed', status, 'upstream_unreachable');
+  }
+
+  function send(a: Authenticated, upstream: Upstream, secret: string): void {
+    const { req, res, trace } = a;
+    const outgoing = buildOutgoing(req.headers, a.target, upstream, a.found, secret, {
       mode: deps.forwarded,
       clientIp: trace.ip,
       host: typeof req.headers.host === 'string' ? req.headers.host : undefined,
     });
-    let body: Readable | Buffer | null = req.body;
-    let scanner: SecretScanStream | undefined;
-    if (req.body !== null) {
-      const mode = upstream.connection.options.secret_scanning;
-      if (mode === 'reject') {
-        // Nothing may reach the upstream before the verdict: read the body (bounded), then judge it.
-        let verdict: Awaited<ReturnType<typeof readAndJudge>>;
-        try {
-          verdict = await readAndJudge(req.body, deps.maxScannedBodyBytes);
-        } catch (error) {
-          return bodyFailed(res, trace, error);
-        }
-        if (verdict.kind === 'too_large') {
-          const status = writeDecision(
-            res,
-            'payload_too_large',
-            `bodies scanned for secrets are limited to ${deps.maxScannedBodyBytes} bytes`,
-            trace.requestId,
-          );
-          return finish(trace, 'blocked', status, 'payload_too_large');
-        }
-        if (verdict.kind === 'secret') {
-          logger.warn(
-            { request_id: trace.requestId, connection_id: upstream.connection.id, rule: verdict.rule },
-            'request body refused: secret detected',
-          );
-          const status = writeDecision(
-            res,
-            'secret_detected',
-            `the request body contains a secret (${verdict.rule}); it was not forwarded`,
-            trace.requestId,
-          );
-          return finish(trace, 'blocked', status, 'secret_detected');
-        }
-        body = verdict.body;
-        outgoing.headers['content-length'] = String(verdict.body.length);
-      } else if (mode === 'warn' || mode === 'redact') {
-        scanner = createScanStream({ mode });
-        body = req.body.pipe(scanner);
-        // A body in error fails the scanner too, so the upstream request sees it end badly.
-        req.body.once('error', (error) => scanner?.destroy(error));
-        // Redaction changes the length: the body goes out chunked.
-        if (mode === 'redact') delete outgoing.headers['content-length'];
-      }
+    if (req.body === null) {
+      dispatch(a, upstream, outgoing, null, undefined);
+      return;
     }
-    const outcome = await exchange(
+    const mode = upstream.connection.options.secret_scanning;
+    if (mode === 'reject') {
+      // Nothing may reach the upstream before the verdict: read the body (bounded), then judge it.
+      readAndJudge(req.body, deps.maxScannedBodyBytes).then(
+        (verdict) => {
+          try {
+            judged(a, upstream, outgoing, verdict);
+          } catch (error) {
+            failed(trace, res, error);
+          }
+        },
+        (error: unknown) => {
+          try {
+            bodyFailed(res, trace, error);
+          } catch (other) {
+            failed(trace, res, other);
+          }
+        },
+      );
+      return;
+    }
+    if (mode === 'warn' || mode === 'redact') {
+      const scanner = createScanStream({ mode });
+      const body = req.body.pipe(scanner);
+      // A body in error fails the scanner too, so the upstream request sees it end badly.
+      req.body.once('error', (error) => scanner.destroy(error));
+      // Redaction changes the length: the body goes out chunked.
+      if (mode === 'redact') delete outgoing.headers['content-length'];
+      dispatch(a, upstream, outgoing, body, scanner);
+      return;
+    }
+    dispatch(a, upstream, outgoing, req.body, undefined);
+  }
+
+  function judged(
+    a: Authenticated,
+    upstream: Upstream,
+    outgoing: ReturnType<typeof buildOutgoing>,
+    verdict: Awaited<ReturnType<typeof readAndJudge>>,
+  ): void {
+    const { res, trace } = a;
+    if (verdict.kind === 'too_large') {
+      const status = writeDecision(
+        res,
+        'payload_too_large',
+        `bodies scanned for secrets are limited to ${deps.maxScannedBodyBytes} bytes`,
+        trace.requestId,
+      );
+      finish(trace, 'blocked', status, 'payload_too_large');
+      return;
+    }
+    if (verdict.kind === 'secret') {
+      logger.warn(
+        { request_id: trace.requestId, connection_id: upstream.connection.id, rule: verdict.rule },
+        'request body refused: secret detected',
+      );
+      const status = writeDecision(
+        res,
+        'secret_detected',
+        `the request body contains a secret (${verdict.rule}); it was not forwarded`,
+        trace.requestId,
+      );
+      finish(trace, 'blocked', status, 'secret_detected');
+      return;
+    }
+    outgoing.headers['content-length'] = String(verdict.body.length);
+    dispatch(a, upstream, outgoing, verdict.body, undefined);
+  }
+
+  function dispatch(
+    a: Authenticated,
+    upstream: Upstream,
+    outgoing: ReturnType<typeof buildOutgoing>,
+    body: Readable | Buffer | null,
+    scanner: SecretScanStream | undefined,
+  ): void {
+    const { res, trace } = a;
+    exchange(
       upstream.client,
       { method: trace.method, path: outgoing.path, headers: outgoing.headers, body },
       res,
       trace,
+      (outcome) => {
+        try {
+          answered(a, upstream, scanner, outcome);
+        } catch (error) {
+          failed(trace, res, error);
+        }
+      },
     );
+  }
+
+  function answered(
+    a: Authenticated,
+    upstream: Upstream,
+    scanner: SecretScanStream | undefined,
+    outcome: ExchangeOutcome,
+  ): void {
+    const { req, res, trace } = a;
     const scanned = scanner !== undefined && scanner.findingCount > 0;
     if (scanned) logScanFindings(trace, upstream, scanner as SecretScanStream);
     switch (outcome.kind) {
       case 'delivered':
-        return finish(trace, 'allowed', outcome.status, scanned ? 'secret_detected' : null);
+        finish(trace, 'allowed', outcome.status, scanned ? 'secret_detected' : null);
+        return;
       case 'no_response': {
-        if (outcome.clientClosed) return finish(trace, 'allowed', 499, 'client_closed');
-        if (req.body !== null && req.body.errored instanceof ClientBodyError)
-          return bodyFailed(res, trace, req.body.errored);
+        if (outcome.clientClosed) {
+          finish(trace, 'allowed', 499, 'client_closed');
+          return;
+        }
+        if (req.body !== null && req.body.errored instanceof ClientBodyError) {
+          bodyFailed(res, trace, req.body.errored);
+          return;
+        }
         const failure = upstreamFailure(outcome.error);
         const status = writeDecision(res, failure.code, failure.detail, trace.requestId);
-        return finish(trace, 'allowed', status, failure.code);
+        finish(trace, 'allowed', status, failure.code);
+        return;
       }
       case 'cut_short': {
         const reason = outcome.clientClosed ? 'client_closed' : upstreamFailure(outcome.error).code;
-        return finish(trace, 'allowed', outcome.status, reason);
+        finish(trace, 'allowed', outcome.status, reason);
+        return;
       }
       case 'internal':
         throw outcome.error;
@@ -335,39 +466,61 @@ export function createPipeline(deps: PipelineDeps) {
     };
   }
 
-  async function handle(
+  function handle(
     req: ProxyRequest,
     res: ProxyResponse,
     trace: Trace,
     client: ReturnType<typeof identifyClient>,
-  ): Promise<void> {
-    if (audit.backlog > deps.maxAuditBacklog)
-      return refuse(
+  ): void {
+    if (audit.backlog > deps.maxAuditBacklog) {
+      refuse(
         res,
         trace,
         'service_unavailable',
         'audit log backlog: request refused rather than proxied unaudited',
       );
+      return;
+    }
 
     // 1. Parse and canonicalize: what could be read two ways is refused before anything else.
     const canonical = canonicalizeTarget(req.url);
-    if (!canonical.ok) return refuse(res, trace, canonical.error.code, canonical.error.detail);
+    if (!canonical.ok) {
+      refuse(res, trace, canonical.error.code, canonical.error.detail);
+      return;
+    }
     const target = canonical.value;
     trace.path = target.path;
 
     // 2. Authenticate: by SHA-256 hash, from memory when cached; an address that keeps
     // failing is refused before any lookup.
     const throttled = deps.authGuard.blocked(trace.ip);
-    if (throttled) return refuse(res, trace, throttled.code, throttled.detail, throttled.headers);
+    if (throttled) {
+      refuse(res, trace, throttled.code, throttled.detail, throttled.headers);
+      return;
+    }
     const located = locateCredential(req.headers, target.query);
-    if (located.status === 'conflict')
-      return refuse(res, trace, 'ambiguous_request', 'the request carries two different Relay credentials');
-    if (located.status === 'none')
-      return refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
-    const { hash, entry: cached } = auth.peek(located.found.token);
-    const entry = cached ?? (await auth.load(hash));
-    if (!entry) return refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
-    const { credential, recipient } = entry;
+    if (located.status === 'conflict') {
+      refuse(res, trace, 'ambiguous_request', 'the request carries two different Relay credentials');
+      return;
+    }
+    if (located.status === 'none') {
+      refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
+      return;
+    }
+    const found = located.found;
+    const { hash, entry: cached } = auth.peek(found.token);
+    then(trace, res, cached ?? auth.load(hash), (entry) => {
+      if (!entry) {
+        refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
+        return;
+      }
+      authenticated({ req, res, trace, client, target, found, entry });
+    });
+  }
+
+  function authenticated(a: Authenticated): void {
+    const { res, trace, target } = a;
+    const { credential, recipient } = a.entry;
     trace.workspaceId = credential.workspaceId;
     trace.credentialId = credential.id;
     trace.recipientId = credential.recipientId;
@@ -384,45 +537,67 @@ export function createPipeline(deps: PipelineDeps) {
         connectionId: target.connectionId,
         requestId: trace.requestId,
       })
-    )
-      return refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
+    ) {
+      refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
+      return;
+    }
 
     // 3. Policies: status and expiry (401, no grace), then network rules.
     if (credential.revokedAt !== null || (recipient !== null && recipient.revokedAt !== null)) {
-      return refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
+      refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
+      return;
     }
     if (credential.expiresAt !== null && Date.parse(credential.expiresAt) <= trace.now) {
-      return refuseAuth(res, trace, 'token_expired', 'API key expired');
+      refuseAuth(res, trace, 'token_expired', 'API key expired');
+      return;
     }
-    // Unknown connection: 404, told only to a valid credential.
-    const upstream =
-      upstreams.peek(credential.workspaceId, target.connectionId) ??
-      (await upstreams.load(credential.workspaceId, target.connectionId));
-    if (!upstream) return refuse(res, trace, 'connection_not_found', `no connection ${target.connectionId}`);
+    const known = upstreams.peek(credential.workspaceId, target.connectionId);
+    then(trace, res, known ?? upstreams.load(credential.workspaceId, target.connectionId), (upstream) => {
+      // Unknown connection: 404, told only to a valid credential.
+      if (!upstream) {
+        refuse(res, trace, 'connection_not_found', `no connection ${target.connectionId}`);
+        return;
+      }
+      withUpstream(a, upstream);
+    });
+  }
+
+  function withUpstream(a: Authenticated, upstream: Upstream): void {
+    const { req, res, trace, target, found } = a;
     if (upstream.connection.options.log_query_strings && target.rawQuery !== '') {
       // The caller's token may ride in the query (query-auth connections): never log it.
       const { authType, authConfig } = upstream.connection;
       const keyParam = authType === 'query' ? authConfig.query_param : undefined;
-      trace.query = queryWithout(target, keyParam, located.found.token).slice(0, 2048);
+      trace.query = queryWithout(target, keyParam, found.token).slice(0, 2048);
     }
-    if (!locationAccepted(located.found, upstream)) {
-      return refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
+    if (!locationAccepted(found, upstream)) {
+      refuseAuth(res, trace, 'unauthenticated', 'Invalid or missing API key');
+      return;
     }
 
     // 3b. Access policies, in order (lockdown, network, confirmation, geo, certificates, rate).
-    const policyResult = runPolicies(deps.policies, {
+    const verdict = runPolicies(deps.policies, {
       req,
       requestId: trace.requestId,
       clientIp: trace.ip,
-      clientCertFingerprint: client.certFingerprint,
-      entry,
+      clientCertFingerprint: a.client.certFingerprint,
+      entry: a.entry,
       upstream,
       target,
       now: trace.now,
     });
-    const refusal = policyResult instanceof Promise ? await policyResult : policyResult;
-    if (refusal) return refuse(res, trace, refusal.code, refusal.detail, refusal.headers);
+    then(trace, res, verdict, (refusal) => {
+      if (refusal) {
+        refuse(res, trace, refusal.code, refusal.detail, refusal.headers);
+        return;
+      }
+      permitted(a, upstream);
+    });
+  }
 
+  function permitted(a: Authenticated, upstream: Upstream): void {
+    const { req, res, trace, target } = a;
+    const { credential } = a.entry;
     // 4. Scope, default deny: the upstream is never contacted on refusal.
     const scope = evaluateScope({
       grants: credential.grants,
@@ -436,34 +611,23 @@ export function createPipeline(deps: PipelineDeps) {
     });
     if (!scope.ok) {
       deps.scopeBursts?.refused(credential.workspaceId, credential.id, trace.ip, scope.error.code);
-      return refuse(res, trace, scope.error.code, scope.error.detail);
+      refuse(res, trace, scope.error.code, scope.error.detail);
+      return;
     }
 
     // 6–8. Inject, forward and stream, audit.
-    return forward(req, res, trace, target, upstream, located.found);
+    forward(a, upstream);
   }
 
   const request = (req: ProxyRequest, res: ProxyResponse): void => {
     // Who is calling: socket address and certificate, or what a trusted proxy vouches for.
     const client = identifyClient(req.socket, req.headers, deps.trustedProxies ?? NO_TRUSTED_PROXIES);
     const trace = newTrace(req, client.ip, req.method, req.url);
-    handle(req, res, trace, client).catch((error: unknown) => {
-      logger.error(
-        {
-          request_id: trace.requestId,
-          err: { message: (error as Error).message, stack: (error as Error).stack },
-        },
-        'proxy pipeline error',
-      );
-      // Even a failure of Relay's own is answered recognisably and audited, once.
-      if (!res.headersSent) {
-        const status = writeDecision(res, 'internal_error', undefined, trace.requestId);
-        finish(trace, 'blocked', status, 'internal_error');
-      } else {
-        res.destroy();
-        finish(trace, 'allowed', res.statusCode, 'internal_error');
-      }
-    });
+    try {
+      handle(req, res, trace, client);
+    } catch (error) {
+      failed(trace, res, error);
+    }
   };
 
   /** A request that could not be read (http1/request-head.ts): refused, audited like any other. */

@@ -173,14 +173,13 @@ class Exchange implements UpstreamHandler {
   }
 }
 
-/** Sends `request` through `dispatcher` and relays the answer to `res`; resolves once it is over. */
+/** Sends `request` through `client` and relays the answer to `res`; `done` is told once it is over. */
 export function exchange(
   client: UpstreamClient,
   request: ExchangeRequest,
   res: ProxyResponse,
   meter: ExchangeMeter,
-): Promise<ExchangeOutcome> {
-  return new Promise((resolve) => {
-    client.dispatch(request, new Exchange(res, meter, resolve));
-  });
+  done: (outcome: ExchangeOutcome) => void,
+): void {
+  client.dispatch(request, new Exchange(res, meter, done));
 }
