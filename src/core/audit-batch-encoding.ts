@@ -61,6 +61,18 @@ export function encodeAuditBatch(records: readonly AuditRecord[]): string {
   return JSON.stringify(records.map(encodeOne));
 }
 
+/**
+ * One record's part of a batch text: batches can be built as records come (while
+ * their fields are fresh in the cache) and joined with `joinAuditBatch`.
+ */
+export function encodeAuditRecord(record: AuditRecord): string {
+  return JSON.stringify(encodeOne(record));
+}
+
+export function joinAuditBatch(parts: readonly string[]): string {
+  return `[${parts.join(',')}]`;
+}
+
 export class AuditBatchEncodingError extends Error {
   override name = 'AuditBatchEncodingError';
 }

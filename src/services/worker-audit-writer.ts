@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { AuditWorkerData } from '../adapters/db/audit-worker.ts';
 import type { AuditRecord } from '../core/audit.ts';
-import { encodeAuditBatch } from '../core/audit-batch-encoding.ts';
+import { encodeAuditRecord, joinAuditBatch } from '../core/audit-batch-encoding.ts';
 import type { AuditSink } from '../ports/audit-sink.ts';
 
 export interface WorkerAuditOptions {
@@ -50,13 +50,14 @@ interface SentBatch {
 }
 
 /**
- * The proxy's AuditSink: records are buffered on the request path (an array
- * push), handed to the audit worker thread in batches, and forgotten only when
- * the worker acknowledges that their transaction committed. A batch waits for
- * its acknowledgement as one encoded string (core/audit-batch-encoding.ts, also
- * what crosses to the worker): records held as objects until their commit would outlive
- * young-generation collections, be promoted, and lengthen the old-generation
- * pauses every request then waits through. If the worker dies, a new one is
+ * The proxy's AuditSink: each record is encoded on the request path
+ * (core/audit-batch-encoding.ts: one JSON text while its fields are fresh),
+ * handed to the audit worker thread in batches, and forgotten only when the
+ * worker acknowledges that their transaction committed. A batch waits for its
+ * acknowledgement as the one string that crossed to the worker: records held as
+ * objects until their commit would outlive young-generation collections, be
+ * promoted, and lengthen the old-generation pauses every request then waits
+ * through. If the worker dies, a new one is
  * started and every unacknowledged batch is sent again, so a crash loses
  * nothing; `flush()` resolves when everything recorded so far is stored.
  *
@@ -70,7 +71,8 @@ export class WorkerAuditWriter implements AuditSink {
   readonly #options: WorkerAuditOptions;
   readonly #logger: Logger;
   #worker: Worker;
-  #buffer: AuditRecord[] = [];
+  /** Records encoded as they come (core/audit-batch-encoding.ts), joined into a batch when sent. */
+  #buffer: string[] = [];
   #timer: NodeJS.Timeout | undefined;
   #seq = 0;
   readonly #unacked = new Map<number, SentBatch>();
@@ -146,7 +148,7 @@ export class WorkerAuditWriter implements AuditSink {
   }
 
   record(entry: AuditRecord): void {
-    this.#buffer.push(entry);
+    this.#buffer.push(encodeAuditRecord(entry));
     if (this.#buffer.length >= this.#options.batchSize) this.#send();
     else this.#timer ??= setTimeout(this.#sendLater, this.#options.intervalMs);
   }
@@ -159,7 +161,7 @@ export class WorkerAuditWriter implements AuditSink {
       this.#timer = undefined;
     }
     if (this.#buffer.length === 0) return;
-    const sent: SentBatch = { text: encodeAuditBatch(this.#buffer), count: this.#buffer.length };
+    const sent: SentBatch = { text: joinAuditBatch(this.#buffer), count: this.#buffer.length };
     this.#buffer = [];
     const seq = ++this.#seq;
     this.#unacked.set(seq, sent);
