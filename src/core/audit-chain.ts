@@ -64,6 +64,35 @@ export function canonicalEncoding(r: Omit<ChainedAuditRecord, 'seq' | 'hash'>): 
   ]);
 }
 
+/**
+ * The fields between the workspace and the key id of the canonical encoding, as JSON
+ * without its brackets, for a record whose sensitive fields are sealed elsewhere (so
+ * stored as `''` or null): the middle of its canonical encoding and of its stored form
+ * in a segment (adapters/db/audit-segments.ts). `canonicalEncoding` stays the reference.
+ */
+export function storedFieldsText(r: AuditRecord): string {
+  return JSON.stringify([
+    r.id,
+    r.at,
+    r.requestId,
+    r.connectionId,
+    r.credentialId,
+    r.recipientId,
+    r.method,
+    '',
+    null,
+    r.decision,
+    r.reason,
+    r.status,
+    r.durationMs,
+    r.upstreamMs,
+    r.bytesIn,
+    r.bytesOut,
+    '',
+    null,
+  ]).slice(1, -1);
+}
+
 export function chainHash(r: Omit<ChainedAuditRecord, 'seq' | 'hash'>): string {
   // One-shot: no Hash object per record (the writer hashes every proxied request).
   return hash('sha256', canonicalEncoding(r), 'hex');

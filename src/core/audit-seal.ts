@@ -251,20 +251,16 @@ export class AuditSealer {
   }
 
   /**
-   * Seals the sensitive fields of `records` (all of `workspaceId`) as one batch. Their
-   * stored form then has `''` or null in those fields, `keyId` the batch's key and
-   * `sealed` their place in it (see `batchReference`); chaining is the store's part.
+   * Seals the sensitive fields of a batch of records (all of `workspaceId`), each given
+   * as the JSON text of `[id, path, query, ip, user_agent]`. Their stored form then has
+   * `''` or null in those fields, `keyId` the batch's key and `sealed` their place in it
+   * (see `batchReference`); chaining is the store's part.
    */
-  async sealBatch(workspaceId: string, records: readonly AuditRecord[]): Promise<SealedBatch> {
-    const { key, ref } = await this.#writerKey(workspaceId, records.length);
+  async sealBatch(workspaceId: string, sensitive: readonly string[]): Promise<SealedBatch> {
+    const { key, ref } = await this.#writerKey(workspaceId, sensitive.length);
     const batchId = `aseal_${randomBase62(20)}`;
-    const fields = records.map((r): BatchElement => [r.id, r.path, r.query, r.ip, r.userAgent]);
-    const sealed = encrypt(
-      key,
-      randomBytes(IV_BYTES),
-      JSON.stringify(fields),
-      batchAad(workspaceId, batchId),
-    );
+    const plaintext = `[${sensitive.join(',')}]`;
+    const sealed = encrypt(key, randomBytes(IV_BYTES), plaintext, batchAad(workspaceId, batchId));
     return { key: ref, batch: { id: batchId, keyId: ref.id, sealed } };
   }
 

@@ -1,4 +1,5 @@
 import type { AuditFilter, AuditRecord } from '../core/audit.ts';
+import type { EncodedAuditRecord } from '../core/audit-batch-encoding.ts';
 import type { ChainBreak, ChainedAuditRecord, ChainPoint } from '../core/audit-chain.ts';
 import type {
   AdminAuditEvent,
@@ -231,6 +232,11 @@ export interface AuditRepo {
    * have committed it), records whose id is already stored are skipped.
    */
   insertMany(records: readonly AuditRecord[], options?: { readonly resent?: boolean }): Promise<void>;
+  /** `insertMany` for records as the audit writer receives them (core/audit-batch-encoding.ts). */
+  insertEncoded(
+    records: readonly EncodedAuditRecord[],
+    options?: { readonly resent?: boolean },
+  ): Promise<void>;
   /**
    * In the order recorded (records from before the chain, then chain order), filtered,
    * sensitive fields opened; `workspaceId` scopes it like every other read.

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { moveChainedRowsToSegments } from '../../src/adapters/db/audit-repo.ts';
 import { chainSegment, decodeSegment, encodeSegment } from '../../src/adapters/db/audit-segments.ts';
+import { encodedAuditRecord } from '../../src/core/audit-batch-encoding.ts';
 import { chainAfter, chainHash, GENESIS } from '../../src/core/audit-chain.ts';
 import { auditKeyRef, batchDigest, batchPlace, UNREADABLE_PLACEHOLDER } from '../../src/core/audit-seal.ts';
 import { associatedDataById, Vault } from '../../src/core/vault.ts';
@@ -56,7 +57,7 @@ describe('segment encoding', () => {
       reason: i % 2 === 0 ? null : 'upstream_timeout',
       durationMs: 0.1 + 0.2 * i,
     }));
-    const { data, last, minAt, maxAt } = chainSegment(header, raw, head);
+    const { data, last, minAt, maxAt } = chainSegment(header, raw.map(encodedAuditRecord), head);
     const decoded = decodeSegment(header, data);
     const digest = batchDigest(header.sealed);
     const expected = chainAfter(

@@ -1,5 +1,6 @@
 import { CompiledQuery, type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
 import type { AuditFilter, AuditRecord } from '../../core/audit.ts';
+import { type EncodedAuditRecord, encodedAuditRecord } from '../../core/audit-batch-encoding.ts';
 import {
   type ChainBreak,
   type ChainedAuditRecord,
@@ -19,6 +20,7 @@ import {
   chainSegment,
   decodeSegment,
   encodeSegment,
+  type Filed,
   filterTerms,
   matchesFilter,
   type SegmentHeader,
@@ -190,7 +192,7 @@ interface SegmentToStore {
   readonly maxAt: string;
   readonly data: string;
   /** The records, for their terms. */
-  readonly records: readonly AuditRecord[];
+  readonly records: readonly Filed[];
 }
 
 /** Inserts one segment with its terms. */
@@ -415,7 +417,7 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
   const chainPage = async (workspaceId: string, afterSeq: number, uptoSeq: number, limit: number) =>
     (await scanChain(workspaceId, { filter: {}, afterSeq, limit }, uptoSeq)).found;
 
-  async function appendChain(trx: Db, workspaceId: string, records: readonly AuditRecord[]) {
+  async function appendChain(trx: Db, workspaceId: string, records: readonly EncodedAuditRecord[]) {
     if (!sealer) throw new Error('audit records are sealed: this store was opened without the master key');
     await lockChain(trx, dialect, workspaceId);
     const text = BATCH_SQL[dialect];
@@ -424,7 +426,10 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
     );
     const current = found[0];
     const head = point(current?.head_seq ?? null, current?.head_hash ?? null) ?? GENESIS;
-    const { key, batch } = await sealer.sealBatch(workspaceId, records);
+    const { key, batch } = await sealer.sealBatch(
+      workspaceId,
+      records.map((r) => r.sensitive),
+    );
     const header = { workspaceId, id: batch.id, keyId: batch.keyId, sealed: batch.sealed };
     const { data, last, minAt, maxAt } = chainSegment(header, records, head);
     // Upserted every batch: it records the key's last use, and restores a key row pruned
@@ -444,9 +449,9 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
   async function storedIds(
     trx: Db,
     workspaceId: string,
-    records: readonly AuditRecord[],
+    records: readonly EncodedAuditRecord[],
   ): Promise<Set<string>> {
-    let minAt = (records[0] as AuditRecord).at;
+    let minAt = (records[0] as EncodedAuditRecord).at;
     let maxAt = minAt;
     for (const r of records) {
       if (r.at < minAt) minAt = r.at;
@@ -464,6 +469,37 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
     return found;
   }
 
+  function insertEncoded(
+    records: readonly EncodedAuditRecord[],
+    options?: { readonly resent?: boolean },
+  ): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    return inTransaction(db, async (trx) => {
+      const byWorkspace = new Map<string, EncodedAuditRecord[]>();
+      for (const r of records) {
+        const list = byWorkspace.get(r.workspaceId) ?? [];
+        byWorkspace.set(r.workspaceId, list);
+        list.push(r);
+      }
+      // Locks are always taken in the same order, so concurrent batches never deadlock.
+      for (const workspaceId of [...byWorkspace.keys()].sort()) {
+        let list = byWorkspace.get(workspaceId) as EncodedAuditRecord[];
+        if (options?.resent) {
+          await lockChain(trx, dialect, workspaceId);
+          const stored = await storedIds(trx, workspaceId, list);
+          const fresh: EncodedAuditRecord[] = [];
+          for (const r of list) {
+            if (stored.has(r.id)) continue;
+            stored.add(r.id);
+            fresh.push(r);
+          }
+          list = fresh;
+        }
+        if (list.length > 0) await appendChain(trx, workspaceId, list);
+      }
+    });
+  }
+
   const countUnchained = async (workspaceId: string) => {
     const row = await db
       .selectFrom('audit_events')
@@ -476,32 +512,10 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
 
   return {
     insertMany(records, options) {
-      if (records.length === 0) return Promise.resolve();
-      return inTransaction(db, async (trx) => {
-        const byWorkspace = new Map<string, AuditRecord[]>();
-        for (const r of records) {
-          const list = byWorkspace.get(r.workspaceId) ?? [];
-          byWorkspace.set(r.workspaceId, list);
-          list.push(r);
-        }
-        // Locks are always taken in the same order, so concurrent batches never deadlock.
-        for (const workspaceId of [...byWorkspace.keys()].sort()) {
-          let list = byWorkspace.get(workspaceId) as AuditRecord[];
-          if (options?.resent) {
-            await lockChain(trx, dialect, workspaceId);
-            const stored = await storedIds(trx, workspaceId, list);
-            const fresh: AuditRecord[] = [];
-            for (const r of list) {
-              if (stored.has(r.id)) continue;
-              stored.add(r.id);
-              fresh.push(r);
-            }
-            list = fresh;
-          }
-          if (list.length > 0) await appendChain(trx, workspaceId, list);
-        }
-      });
+      return insertEncoded(records.map(encodedAuditRecord), options);
     },
+
+    insertEncoded,
 
     async list(workspaceId, filter, options): Promise<Page<AuditRecord>> {
       const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor);

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
-import type { AuditFilter, AuditRecord } from '../../core/audit.ts';
+import type { AuditFilter } from '../../core/audit.ts';
+import type { EncodedAuditRecord } from '../../core/audit-batch-encoding.ts';
 import { CHAIN_DOMAIN, type ChainedAuditRecord, type ChainPoint } from '../../core/audit-chain.ts';
 import { batchDigest, batchPlace } from '../../core/audit-seal.ts';
 
@@ -80,15 +81,15 @@ export interface ChainedSegment {
 
 /**
  * Chains a freshly sealed batch after `head` and encodes it as a segment, in one
- * pass: the writer's hot path. Each record's stored fields (the sensitive ones as
- * `''` or null, the rest as recorded) are encoded to JSON once, and that text is
- * both the middle of its canonical encoding (core/audit-chain.ts, whose
- * `canonicalEncoding` is the reference: a test holds the two equal) and the middle
- * of its stored form. No record object is built.
+ * pass: the writer's hot path. Each record's stored fields come encoded already
+ * (core/audit-batch-encoding.ts), and that text is both the middle of its
+ * canonical encoding (core/audit-chain.ts, whose `canonicalEncoding` is the
+ * reference: a test holds the two equal) and the middle of its stored form. No
+ * JSON is parsed or built per record, and no record object.
  */
 export function chainSegment(
   header: SegmentHeader,
-  records: readonly AuditRecord[],
+  records: readonly EncodedAuditRecord[],
   head: ChainPoint,
 ): ChainedSegment {
   const digest = batchDigest(header.sealed);
@@ -97,33 +98,13 @@ export function chainSegment(
   const parts: string[] = new Array(records.length);
   let seq = head.seq;
   let prev = head.hash;
-  let minAt = (records[0] as AuditRecord).at;
+  let minAt = (records[0] as EncodedAuditRecord).at;
   let maxAt = minAt;
   for (let i = 0; i < records.length; i++) {
-    const r = records[i] as AuditRecord;
+    const r = records[i] as EncodedAuditRecord;
     if (r.at < minAt) minAt = r.at;
     if (r.at > maxAt) maxAt = r.at;
-    const fields = JSON.stringify([
-      r.id,
-      r.at,
-      r.requestId,
-      r.connectionId,
-      r.credentialId,
-      r.recipientId,
-      r.method,
-      '',
-      null,
-      r.decision,
-      r.reason,
-      r.status,
-      r.durationMs,
-      r.upstreamMs,
-      r.bytesIn,
-      r.bytesOut,
-      '',
-      null,
-    ]);
-    const middle = fields.slice(1, -1);
+    const middle = r.fields;
     const prevText = JSON.stringify(prev);
     const canonical = `${start}${middle},${key},${JSON.stringify(referenceOf(header, digest, i))},${prevText}]`;
     const recordHash = hash('sha256', canonical, 'hex');
@@ -215,8 +196,17 @@ export function decodeSegment(header: SegmentHeader, text: string): ChainedAudit
   });
 }
 
+/** What a segment's terms are made of: a record's filterable values. */
+export interface Filed {
+  readonly credentialId: string | null;
+  readonly recipientId: string | null;
+  readonly connectionId: string | null;
+  readonly decision: string;
+  readonly status: number;
+}
+
 /** The filterable values a segment's records have: one `audit_segment_terms` row each. */
-export function segmentTerms(records: readonly AuditRecord[]): string[] {
+export function segmentTerms(records: readonly Filed[]): string[] {
   const credentials = new Set<string | null>();
   const recipients = new Set<string | null>();
   const connections = new Set<string | null>();

@@ -1,12 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AuditRecord } from '../../core/audit.ts';
-import { decodeAuditBatch } from '../../core/audit-batch-encoding.ts';
+import { decodeAuditBatch, type EncodedAuditRecord } from '../../core/audit-batch-encoding.ts';
 import { AuditSealer } from '../../core/audit-seal.ts';
 import { systemClock } from '../../core/clock.ts';
 import { Vault } from '../../core/vault.ts';
-import { writeAuditBatch } from '../../services/audit-batch.ts';
+import { writeEncodedAuditBatch } from '../../services/audit-batch.ts';
 import { LocalKeyProvider } from '../local-key/local-key-provider.ts';
 import { openAuditWriterStore } from './open-store.ts';
 
@@ -30,7 +29,7 @@ interface BatchMessage {
 
 interface Batch {
   readonly seq: number;
-  readonly records: readonly AuditRecord[];
+  readonly records: readonly EncodedAuditRecord[];
   readonly resent: boolean;
 }
 
@@ -87,7 +86,7 @@ async function drain(): Promise<void> {
         count += next.records.length;
       }
       try {
-        await writeAuditBatch(
+        await writeEncodedAuditBatch(
           store,
           take.flatMap((b) => b.records),
           { resent: take.some((b) => b.resent) },
