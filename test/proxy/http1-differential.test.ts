@@ -4,6 +4,7 @@ import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ChunkedDecoder } from '../../src/planes/proxy/http1/chunked.ts';
 import { parseRequestHead, type RequestHeaders } from '../../src/planes/proxy/http1/request-head.ts';
+import { prng } from '../secret-scan/corpus.ts';
 
 /**
  * The proxy reads requests with its own parser (planes/proxy/http1). Its safety
@@ -17,17 +18,6 @@ import { parseRequestHead, type RequestHeaders } from '../../src/planes/proxy/ht
  *
  * The converse is not required: the proxy refuses more than Node does.
  */
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Each piece is usually well-formed; with probability TRICKY it is one of the malformed or odd ones. */
 const TRICKY = 0.06;
