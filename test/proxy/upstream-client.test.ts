@@ -180,6 +180,51 @@ describe('response framing', () => {
     assert.equal(up.connections(), 2);
   });
 
+  it('a connection whose answer ran to the close is let go (none left open)', async () => {
+    const up = await scripted((socket) => socket.end('HTTP/1.1 200 OK\r\n\r\nto the end'));
+    const c = client(up.url);
+    assert.equal((await call(c)).body.toString(), 'to the end');
+    await delay(50);
+    assert.equal(c.connections, 0);
+  });
+
+  it('an answer held back (paused) to its last byte leaves the connection readable for the next', async () => {
+    const up = await scripted((socket, _seen, i) =>
+      socket.write(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nr${i}r${i}\r\n0\r\n\r\n`),
+    );
+    const c = client(up.url);
+    const paused = await new Promise<Outcome>((resolve) => {
+      const parts: Buffer[] = [];
+      c.dispatch(
+        { method: 'GET', path: '/x', headers: {}, body: null },
+        {
+          onRequestStart: () => {},
+          onResponseStart: () => {},
+          // A slow client: it pauses on every chunk and never resumes.
+          onResponseData: (controller, chunk) => {
+            parts.push(Buffer.from(chunk));
+            controller.pause();
+          },
+          onResponseEnd: () =>
+            resolve({
+              status: 200,
+              headers: undefined,
+              body: Buffer.concat(parts),
+              chunks: 0,
+              error: undefined,
+            }),
+          onResponseError: (_c, error) =>
+            resolve({ status: 200, headers: undefined, body: Buffer.concat(parts), chunks: 0, error }),
+        },
+      );
+    });
+    assert.equal(paused.body.toString(), 'r0r0');
+    const next = await call(c);
+    assert.equal(next.error, undefined);
+    assert.equal(next.body.toString(), 'r1r1');
+    assert.equal(up.connections(), 1);
+  });
+
   it('HEAD, 204 and 304 carry no body whatever their Content-Length says', async () => {
     const up = await scripted((socket, seen) => {
       const status = seen.head.startsWith('HEAD')

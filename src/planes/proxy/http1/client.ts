@@ -453,6 +453,8 @@ class UpstreamConnection {
       this.expiresAt = Date.now() + keep;
       this.state = IDLE;
       this.deadline = this.expiresAt;
+      // The client may have held the answer back (paused) as it ended: the next request must be read.
+      this.socket.resume();
     }
     // The answer came before the whole request was sent: stop sending it.
     this.#detachBody?.();
@@ -461,8 +463,8 @@ class UpstreamConnection {
   }
 
   #onEnd(): void {
+    // An answer without a length ends here; its connection is never reused (#complete discards it).
     if (this.#untilClose && this.#call !== null && this.state === READING_BODY) {
-      this.state = CLOSED;
       this.#complete(this.#call);
       return;
     }
