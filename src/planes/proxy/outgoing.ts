@@ -15,7 +15,7 @@ const FORWARDED_HEADERS = [
   'x-real-ip',
 ];
 /**
- * undici refuses `expect`; `host` is set from the upstream origin; a client-certificate
+ * `expect` is answered by Relay itself, never passed on; `host` is set from the upstream origin; a client-certificate
  * fingerprint vouched for by a trusted proxy is Relay's business, never the upstream's.
  */
 const RELAY_OWNED = ['host', 'expect', 'x-client-cert-fingerprint'];

@@ -58,7 +58,7 @@ class ClientClosed extends Error {
 }
 
 /**
- * One request sent upstream through undici's `dispatch` and its answer written
+ * One request sent upstream through the upstream's client (http1/client.ts) and its answer written
  * straight to the client's response, chunk by chunk, with backpressure (a slow
  * client pauses the upstream read). No Readable, no pipe, no AbortController:
  * on the proxy's hot path those cost more than the forwarding itself.
