@@ -9,7 +9,7 @@ import { RawConnection, type WireResponse } from './raw-connection.ts';
 
 /**
  * The proxy's HTTP/1.1 connections (planes/proxy/http1): keep-alive and
- * pipelining, request bodies in both framings, 100-continue, early refusals
+ * pipelining, a client's FIN, request bodies in both framings, 100-continue, early refusals
  * that keep or end the connection safely, and the protocol errors and timeouts,
  * each answered as problem+json with Relay-Decision and audited.
  */
@@ -96,6 +96,33 @@ for (const dialect of DIALECTS) {
         assert.equal(res.status, 200, res.text);
         assert.equal(res.headers.connection, 'close');
         await conn.closed();
+      });
+
+      it("a client's FIN abandons its request in progress, as node:http does: the upstream request is cancelled", {
+        timeout: 10_000,
+      }, async () => {
+        let arrived: () => void = () => {};
+        let upstreamClosed: () => void = () => {};
+        const reached = new Promise<void>((resolve) => {
+          arrived = resolve;
+        });
+        const cancelled = new Promise<void>((resolve) => {
+          upstreamClosed = resolve;
+        });
+        upstream.route('/v1/hold', (_req, res) => {
+          res.on('close', () => upstreamClosed());
+          arrived();
+        });
+        const conn = await open();
+        conn.write(get('/conn_wire/v1/hold'));
+        await reached;
+        conn.socket.end();
+        await cancelled;
+        await conn.closed();
+        assert.equal(conn.pending, 0, 'no response after the FIN');
+        await waitForAudit(fx.relay.api, { credential_id: credentialId }, (events) =>
+          events.some((e) => e.path === '/v1/hold' && e.reason === 'client_closed'),
+        );
       });
 
       it('an idle connection is closed after RELAY_PROXY_KEEP_ALIVE_TIMEOUT_MS', async () => {
