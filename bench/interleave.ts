@@ -12,28 +12,16 @@
  * Settings: bench/interleave-config.ts. Relay runs as in `npm run bench`
  * (bench/relay-setup.ts: every policy on).
  */
-import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { median } from './figures.ts';
 import { readInterleaveConfig, type Variant } from './interleave-config.ts';
-import { forkBenchChild, hasExited, nextMessage, stopChild } from './ipc.ts';
+import { forkBenchChild, killOnExit, nextMessage, stopChild } from './ipc.ts';
 import { runPhase } from './phase.ts';
 import type { UpstreamEvent } from './protocol.ts';
 import { type RunningTarget, startTarget } from './start-target.ts';
 
 const READY_TIMEOUT_MS = 15_000;
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-
-const started = new Set<ChildProcess>();
-function track(child: ChildProcess): ChildProcess {
-  started.add(child);
-  child.once('exit', () => started.delete(child));
-  return child;
-}
-process.on('exit', () => {
-  for (const child of started) if (!hasExited(child)) child.kill('SIGKILL');
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 
 interface Slice {
   readonly rps: number;
@@ -46,7 +34,7 @@ interface Slice {
 async function start(v: Variant, upstreamOrigin: string): Promise<RunningTarget> {
   const result = await startTarget(v.kind, v.root ?? repoRoot, upstreamOrigin, v.settings);
   if (!result.ok) throw new Error(`${v.label}: ${result.reason}`);
-  if (result.target.proxy !== null) track(result.target.proxy);
+  if (result.target.proxy !== null) killOnExit(result.target.proxy);
   return result.target;
 }
 
@@ -56,10 +44,10 @@ function fixed(n: number, digits = 1): string {
 
 async function main(): Promise<void> {
   const config = readInterleaveConfig(process.env);
-  const upstream = track(forkBenchChild('./upstream.ts'));
+  const upstream = killOnExit(forkBenchChild('./upstream.ts'));
   const { port } = await nextMessage<UpstreamEvent, 'ready'>(upstream, 'ready', READY_TIMEOUT_MS);
   const origin = `http://127.0.0.1:${port}`;
-  const generator = track(forkBenchChild('./load.ts'));
+  const generator = killOnExit(forkBenchChild('./load.ts'));
   await nextMessage<{ readonly type: 'ready' }, 'ready'>(generator, 'ready', READY_TIMEOUT_MS);
   const targets: RunningTarget[] = [];
   try {

@@ -43,6 +43,27 @@ export function hasExited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
+/** Every child `killOnExit` was given and that is still running. */
+const running = new Set<ChildProcess>();
+let reaperInstalled = false;
+
+/**
+ * Makes sure `child` does not outlive the bench, whatever happens: it is SIGKILLed
+ * when this process exits, and an interrupt (SIGINT, SIGTERM) makes this process exit.
+ */
+export function killOnExit(child: ChildProcess): ChildProcess {
+  if (!reaperInstalled) {
+    reaperInstalled = true;
+    process.on('exit', () => {
+      for (const c of running) if (!hasExited(c)) c.kill('SIGKILL');
+    });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+  }
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the child is gone. Returns true if it had to be killed. */
 export function stopChild(child: ChildProcess, graceMs = 5_000): Promise<boolean> {
   if (hasExited(child)) return Promise.resolve(false);

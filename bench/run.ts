@@ -5,13 +5,12 @@
  * and Relay: requests/s at saturation, p50/p99 at a fixed rate, CPU per request
  * of the proxy process, and the ratios. Prints a table and a final JSON line.
  */
-import type { ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { AuditCount } from './audit-count.ts';
 import { type BenchConfig, readBenchConfig, type TargetName } from './config.ts';
 import { combineRounds, problemsOf, type TargetFigures, targetFigures, warningsOf } from './figures.ts';
-import { forkBenchChild, hasExited, nextMessage, stopChild } from './ipc.ts';
+import { forkBenchChild, killOnExit, nextMessage, stopChild } from './ipc.ts';
 import { measureTarget, type Rig } from './measure-target.ts';
 import type { UpstreamEvent } from './protocol.ts';
 import { medianRatios, ratioLines, ratios, resultTable, threadTable } from './report.ts';
@@ -19,18 +18,6 @@ import { type RunningTarget, startTarget } from './start-target.ts';
 
 const READY_TIMEOUT_MS = 15_000;
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-
-/** Every process we start, so that none outlives the bench, whatever happens. */
-const started = new Set<ChildProcess>();
-function track(child: ChildProcess): ChildProcess {
-  started.add(child);
-  child.once('exit', () => started.delete(child));
-  return child;
-}
-process.on('exit', () => {
-  for (const child of started) if (!hasExited(child)) child.kill('SIGKILL');
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 
 function progress(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
@@ -81,7 +68,7 @@ async function startAll(
         findings.notes[name] = start.reason;
         continue;
       }
-      if (start.target.proxy !== null) track(start.target.proxy);
+      if (start.target.proxy !== null) killOnExit(start.target.proxy);
       running.set(name, start.target);
     } catch (error) {
       findings.notes[name] = message(error);
@@ -192,10 +179,10 @@ async function main(): Promise<number> {
   );
   watchdog.unref();
 
-  const upstream = track(forkBenchChild('./upstream.ts'));
+  const upstream = killOnExit(forkBenchChild('./upstream.ts'));
   const { port } = await nextMessage<UpstreamEvent, 'ready'>(upstream, 'ready', READY_TIMEOUT_MS);
   const upstreamOrigin = `http://127.0.0.1:${port}`;
-  const generator = track(forkBenchChild('./load.ts'));
+  const generator = killOnExit(forkBenchChild('./load.ts'));
   await nextMessage<{ readonly type: 'ready' }, 'ready'>(generator, 'ready', READY_TIMEOUT_MS);
 
   const findings: Findings = {
