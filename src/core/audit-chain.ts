@@ -35,11 +35,41 @@ export const GENESIS: ChainPoint = Object.freeze({ seq: 0, hash: '0'.repeat(64) 
 
 export const CHAIN_DOMAIN = 'relay.audit.v1';
 
-/** The canonical encoding: a JSON array in a fixed order, so every field's boundaries are unambiguous. */
-export function canonicalEncoding(r: Omit<ChainedAuditRecord, 'seq' | 'hash'>): string {
-  return JSON.stringify([
-    CHAIN_DOMAIN,
-    r.workspaceId,
+/**
+ * A record's own fields, all but its workspace, in the one order that both the
+ * canonical encoding below and a stored segment record (adapters/db/audit-segments.ts)
+ * hold them in.
+ */
+export type RecordFields = [
+  id: string,
+  at: string,
+  requestId: string,
+  connectionId: string | null,
+  credentialId: string | null,
+  recipientId: string | null,
+  method: string,
+  path: string,
+  query: string | null,
+  decision: AuditRecord['decision'],
+  reason: string | null,
+  status: number,
+  durationMs: number,
+  upstreamMs: number | null,
+  bytesIn: number,
+  bytesOut: number,
+  ip: string,
+  userAgent: string | null,
+];
+
+/** `r`'s fields in that order, with the four sensitive ones as given. */
+function fieldsWith(
+  r: AuditRecord,
+  path: string,
+  query: string | null,
+  ip: string,
+  userAgent: string | null,
+): RecordFields {
+  return [
     r.id,
     r.at,
     r.requestId,
@@ -47,8 +77,8 @@ export function canonicalEncoding(r: Omit<ChainedAuditRecord, 'seq' | 'hash'>): 
     r.credentialId,
     r.recipientId,
     r.method,
-    r.path,
-    r.query,
+    path,
+    query,
     r.decision,
     r.reason,
     r.status,
@@ -56,12 +86,18 @@ export function canonicalEncoding(r: Omit<ChainedAuditRecord, 'seq' | 'hash'>): 
     r.upstreamMs,
     r.bytesIn,
     r.bytesOut,
-    r.ip,
-    r.userAgent,
-    r.keyId,
-    r.sealed,
-    r.prevHash,
-  ]);
+    ip,
+    userAgent,
+  ];
+}
+
+export function recordFields(r: AuditRecord): RecordFields {
+  return fieldsWith(r, r.path, r.query, r.ip, r.userAgent);
+}
+
+/** The canonical encoding: a JSON array in a fixed order, so every field's boundaries are unambiguous. */
+export function canonicalEncoding(r: Omit<ChainedAuditRecord, 'seq' | 'hash'>): string {
+  return JSON.stringify([CHAIN_DOMAIN, r.workspaceId, ...recordFields(r), r.keyId, r.sealed, r.prevHash]);
 }
 
 /**
@@ -71,26 +107,7 @@ export function canonicalEncoding(r: Omit<ChainedAuditRecord, 'seq' | 'hash'>): 
  * in a segment (adapters/db/audit-segments.ts). `canonicalEncoding` stays the reference.
  */
 export function storedFieldsText(r: AuditRecord): string {
-  return JSON.stringify([
-    r.id,
-    r.at,
-    r.requestId,
-    r.connectionId,
-    r.credentialId,
-    r.recipientId,
-    r.method,
-    '',
-    null,
-    r.decision,
-    r.reason,
-    r.status,
-    r.durationMs,
-    r.upstreamMs,
-    r.bytesIn,
-    r.bytesOut,
-    '',
-    null,
-  ]).slice(1, -1);
+  return JSON.stringify(fieldsWith(r, '', null, '', null)).slice(1, -1);
 }
 
 export function chainHash(r: Omit<ChainedAuditRecord, 'seq' | 'hash'>): string {

@@ -1,7 +1,13 @@
 import { hash } from 'node:crypto';
 import type { AuditFilter } from '../../core/audit.ts';
 import type { EncodedAuditRecord } from '../../core/audit-batch-encoding.ts';
-import { CHAIN_DOMAIN, type ChainedAuditRecord, type ChainPoint } from '../../core/audit-chain.ts';
+import {
+  CHAIN_DOMAIN,
+  type ChainedAuditRecord,
+  type ChainPoint,
+  type RecordFields,
+  recordFields,
+} from '../../core/audit-chain.ts';
 import { batchDigest, batchPlace } from '../../core/audit-seal.ts';
 
 /**
@@ -29,24 +35,7 @@ import { batchDigest, batchPlace } from '../../core/audit-seal.ts';
 /** The stored form of one record in a segment (null for key id and sealed: derived). */
 export type SegmentRecord = [
   seq: number,
-  id: string,
-  at: string,
-  requestId: string,
-  connectionId: string | null,
-  credentialId: string | null,
-  recipientId: string | null,
-  method: string,
-  path: string,
-  query: string | null,
-  decision: ChainedAuditRecord['decision'],
-  reason: string | null,
-  status: number,
-  durationMs: number,
-  upstreamMs: number | null,
-  bytesIn: number,
-  bytesOut: number,
-  ip: string,
-  userAgent: string | null,
+  ...fields: RecordFields,
   keyId: string | null,
   sealed: string | null,
   prevHash: string,
@@ -122,24 +111,7 @@ export function encodeSegment(header: SegmentHeader, records: readonly ChainedAu
     const r = records[i] as ChainedAuditRecord;
     out[i] = [
       r.seq,
-      r.id,
-      r.at,
-      r.requestId,
-      r.connectionId,
-      r.credentialId,
-      r.recipientId,
-      r.method,
-      r.path,
-      r.query,
-      r.decision,
-      r.reason,
-      r.status,
-      r.durationMs,
-      r.upstreamMs,
-      r.bytesIn,
-      r.bytesOut,
-      r.ip,
-      r.userAgent,
+      ...recordFields(r),
       r.keyId === header.keyId && header.keyId !== '' ? null : r.keyId,
       digest !== '' && r.sealed === referenceOf(header, digest, i) ? null : r.sealed,
       r.prevHash,
