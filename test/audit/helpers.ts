@@ -4,7 +4,7 @@ import type { KyselyStore } from '../../src/adapters/db/kysely-store.ts';
 import { openStore } from '../../src/adapters/db/open-store.ts';
 import { LocalKeyProvider } from '../../src/adapters/local-key/local-key-provider.ts';
 import type { AuditRecord } from '../../src/core/audit.ts';
-import { type ChainedAuditRecord, chainHash } from '../../src/core/audit-chain.ts';
+import { type ChainedAuditRecord, chainHash, recordFields } from '../../src/core/audit-chain.ts';
 import { AuditSealer } from '../../src/core/audit-seal.ts';
 import type { Clock } from '../../src/core/clock.ts';
 import { newId } from '../../src/core/ids.ts';
@@ -193,6 +193,19 @@ export async function deleteAt(store: KyselyStore, workspaceId: string, seq: num
   await save();
 }
 
+/** Overwrites the stored record at `seq` with `r`'s fields, keeping the seq. */
+async function storeAt(
+  store: KyselyStore,
+  workspaceId: string,
+  seq: number,
+  r: ChainedAuditRecord,
+): Promise<void> {
+  const { data, save } = await segmentAt(store, workspaceId, seq);
+  const i = data.findIndex((stored) => stored[0] === seq);
+  data[i] = [seq, ...recordFields(r), r.keyId, r.sealed, r.prevHash, r.hash];
+  await save();
+}
+
 /** Moves two records: each takes the other's position (every column but `seq` swapped). */
 export async function swapPositions(
   store: KyselyStore,
@@ -202,37 +215,8 @@ export async function swapPositions(
 ): Promise<void> {
   const first = await rowAt(store, workspaceId, a);
   const second = await rowAt(store, workspaceId, b);
-  const columns = (r: ChainedAuditRecord): Record<string, string | number> => {
-    const out: Record<string, string | number> = {};
-    const values: Record<string, unknown> = {
-      id: r.id,
-      at: r.at,
-      request_id: r.requestId,
-      connection_id: r.connectionId,
-      credential_id: r.credentialId,
-      recipient_id: r.recipientId,
-      method: r.method,
-      path: r.path,
-      query: r.query,
-      decision: r.decision,
-      reason: r.reason,
-      status: r.status,
-      duration_ms: r.durationMs,
-      upstream_ms: r.upstreamMs,
-      bytes_in: r.bytesIn,
-      bytes_out: r.bytesOut,
-      ip: r.ip,
-      user_agent: r.userAgent,
-      key_id: r.keyId,
-      sealed: r.sealed,
-      prev_hash: r.prevHash,
-      hash: r.hash,
-    };
-    for (const [k, v] of Object.entries(values)) out[k] = v as string | number;
-    return out;
-  };
-  await updateAt(store, workspaceId, a, columns(second));
-  await updateAt(store, workspaceId, b, columns(first));
+  await storeAt(store, workspaceId, a, second);
+  await storeAt(store, workspaceId, b, first);
 }
 
 /** A rewritten record whose hash was recomputed to match (an attacker who knows the scheme). */
