@@ -111,10 +111,17 @@ interface Outcome {
   readonly error: (Error & { code?: string }) | undefined;
 }
 
+/** What a test does at a step of the answer, beyond collecting it. */
+interface Hooks {
+  readonly onStart?: (controller: UpstreamController) => void;
+  readonly onResponseStart?: (controller: UpstreamController) => void;
+  readonly onData?: (controller: UpstreamController) => void;
+}
+
 function call(
   c: UpstreamClient,
   request: Partial<UpstreamRequest> = {},
-  onStart?: (controller: UpstreamController) => void,
+  hooks: Hooks = {},
 ): Promise<Outcome> {
   return new Promise((resolve) => {
     const parts: Buffer[] = [];
@@ -125,12 +132,16 @@ function call(
     c.dispatch(
       { method: 'GET', path: '/x', headers: {}, body: null, ...request },
       {
-        onRequestStart: (controller) => onStart?.(controller),
-        onResponseStart: (_c, s, h) => {
+        onRequestStart: (controller) => hooks.onStart?.(controller),
+        onResponseStart: (controller, s, h) => {
           status = s;
           headers = h;
+          hooks.onResponseStart?.(controller);
         },
-        onResponseData: (_c, chunk) => parts.push(Buffer.from(chunk)),
+        onResponseData: (controller, chunk) => {
+          parts.push(Buffer.from(chunk));
+          hooks.onData?.(controller);
+        },
         onResponseEnd: () => done(),
         onResponseError: (_c, error) => done(error),
       },
@@ -193,31 +204,8 @@ describe('response framing', () => {
       socket.write(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nr${i}r${i}\r\n0\r\n\r\n`),
     );
     const c = client(up.url);
-    const paused = await new Promise<Outcome>((resolve) => {
-      const parts: Buffer[] = [];
-      c.dispatch(
-        { method: 'GET', path: '/x', headers: {}, body: null },
-        {
-          onRequestStart: () => {},
-          onResponseStart: () => {},
-          // A slow client: it pauses on every chunk and never resumes.
-          onResponseData: (controller, chunk) => {
-            parts.push(Buffer.from(chunk));
-            controller.pause();
-          },
-          onResponseEnd: () =>
-            resolve({
-              status: 200,
-              headers: undefined,
-              body: Buffer.concat(parts),
-              chunks: 0,
-              error: undefined,
-            }),
-          onResponseError: (_c, error) =>
-            resolve({ status: 200, headers: undefined, body: Buffer.concat(parts), chunks: 0, error }),
-        },
-      );
-    });
+    // A slow client: it pauses on every chunk and never resumes.
+    const paused = await call(c, {}, { onData: (controller) => controller.pause() });
     assert.equal(paused.body.toString(), 'r0r0');
     const next = await call(c);
     assert.equal(next.error, undefined);
@@ -388,29 +376,16 @@ describe('timeouts', () => {
     });
     let controller: UpstreamController | undefined;
     const c = client(up.url, { timeoutMs: 200 });
-    const pending = new Promise<Outcome>((resolve) => {
-      const parts: Buffer[] = [];
-      c.dispatch(
-        { method: 'GET', path: '/x', headers: {}, body: null },
-        {
-          onRequestStart: (ctl) => {
-            controller = ctl;
-          },
-          onResponseStart: () => controller?.pause(),
-          onResponseData: (_c, chunk) => parts.push(Buffer.from(chunk)),
-          onResponseEnd: () =>
-            resolve({
-              status: 200,
-              headers: undefined,
-              body: Buffer.concat(parts),
-              chunks: 0,
-              error: undefined,
-            }),
-          onResponseError: (_c, error) =>
-            resolve({ status: 200, headers: undefined, body: Buffer.concat(parts), chunks: 0, error }),
+    const pending = call(
+      c,
+      {},
+      {
+        onStart: (ctl) => {
+          controller = ctl;
         },
-      );
-    });
+        onResponseStart: (ctl) => ctl.pause(),
+      },
+    );
     await delay(600);
     controller?.resume();
     const res = await pending;
@@ -476,9 +451,11 @@ describe('requests', () => {
         closed = true;
       });
     });
-    const res = await call(client(up.url), {}, (controller) => {
-      setTimeout(() => controller.abort(new Error('client left')), 50);
-    });
+    const res = await call(
+      client(up.url),
+      {},
+      { onStart: (controller) => setTimeout(() => controller.abort(new Error('client left')), 50) },
+    );
     assert.equal(res.error?.message, 'client left');
     await delay(50);
     assert.ok(closed);
