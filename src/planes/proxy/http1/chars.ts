@@ -20,6 +20,29 @@ export const SP = 0x20;
 export const HTAB = 0x09;
 export const COLON = 0x3a;
 
+/**
+ * The end of a field line's name that starts at `pos`: the index of its ":", or -1
+ * when the line (ending at `to`) does not open with a token followed by ":".
+ */
+export function fieldNameEnd(buf: Buffer, pos: number, to: number): number {
+  let i = pos;
+  while (i < to && TCHAR[buf[i] as number] === 1) i++;
+  return i === pos || buf[i] !== COLON ? -1 : i;
+}
+
+/**
+ * A field line's value between its ":" at `colon` and the line's end `to`, with the
+ * optional whitespace around it removed; null when it holds a control character.
+ */
+export function fieldValue(buf: Buffer, colon: number, to: number): string | null {
+  let i = colon + 1;
+  while (i < to && (buf[i] === SP || buf[i] === HTAB)) i++;
+  let end = to;
+  while (end > i && (buf[end - 1] === SP || buf[end - 1] === HTAB)) end--;
+  for (let j = i; j < end; j++) if (FIELD_VALUE[buf[j] as number] === 0) return null;
+  return buf.toString('latin1', i, end);
+}
+
 /** True when every character of `value` may stand in a field value (no CR, LF, NUL or other CTL). */
 export function isFieldValue(value: string): boolean {
   for (let i = 0; i < value.length; i++) {

@@ -1,6 +1,6 @@
 import { METHODS } from 'node:http';
 import type { ErrorCode } from '../../../core/errors.ts';
-import { COLON, CR, FIELD_VALUE, HTAB, LF, listHas, newFields, SP, TCHAR } from './chars.ts';
+import { CR, fieldNameEnd, fieldValue, HTAB, LF, listHas, newFields, SP, TCHAR } from './chars.ts';
 
 /**
  * A strict parser of HTTP/1.1 request heads (RFC 9112 §2–§6), for the proxy's
@@ -227,22 +227,13 @@ export function parseRequestHead(buf: Buffer, start: number, limits: HeadLimits)
     if (first === SP || first === HTAB) {
       return malformed('a header line is folded onto the previous one (obs-fold)', method, target);
     }
-    let i = pos;
-    while (i < to && TCHAR[buf[i] as number] === 1) i++;
-    if (i === pos || buf[i] !== COLON) {
+    const colon = fieldNameEnd(buf, pos, to);
+    if (colon === -1) {
       return malformed('a header field name is not a token followed by ":"', method, target);
     }
-    const name = buf.toString('latin1', pos, i).toLowerCase();
-    i++;
-    while (i < to && (buf[i] === SP || buf[i] === HTAB)) i++;
-    let end = to;
-    while (end > i && (buf[end - 1] === SP || buf[end - 1] === HTAB)) end--;
-    for (let j = i; j < end; j++) {
-      if (FIELD_VALUE[buf[j] as number] === 0) {
-        return malformed(`the value of ${name} holds a control character`, method, target);
-      }
-    }
-    const value = buf.toString('latin1', i, end);
+    const name = buf.toString('latin1', pos, colon).toLowerCase();
+    const value = fieldValue(buf, colon, to);
+    if (value === null) return malformed(`the value of ${name} holds a control character`, method, target);
     if (!addField(headers, name, value)) {
       return error(400, 'ambiguous_request', `${name} appears more than once`, method, target);
     }

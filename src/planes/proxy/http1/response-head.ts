@@ -1,4 +1,4 @@
-import { COLON, CR, FIELD_VALUE, HTAB, LF, listHas, newFields, SP, TCHAR } from './chars.ts';
+import { CR, FIELD_VALUE, fieldNameEnd, fieldValue, LF, listHas, newFields, SP } from './chars.ts';
 
 /**
  * The head of an upstream's response (RFC 9112 §4, §6). Relay writes its own
@@ -89,18 +89,11 @@ export function parseResponseHead(
       pos = to + 2;
       break;
     }
-    let i = pos;
-    while (i < to && TCHAR[buf[i] as number] === 1) i++;
-    if (i === pos || buf[i] !== COLON) return bad('malformed header line');
-    const name = buf.toString('latin1', pos, i).toLowerCase();
-    i++;
-    while (i < to && (buf[i] === SP || buf[i] === HTAB)) i++;
-    let end = to;
-    while (end > i && (buf[end - 1] === SP || buf[end - 1] === HTAB)) end--;
-    for (let j = i; j < end; j++) {
-      if (FIELD_VALUE[buf[j] as number] === 0) return bad(`control character in ${name}`);
-    }
-    const value = buf.toString('latin1', i, end);
+    const colon = fieldNameEnd(buf, pos, to);
+    if (colon === -1) return bad('malformed header line');
+    const name = buf.toString('latin1', pos, colon).toLowerCase();
+    const value = fieldValue(buf, colon, to);
+    if (value === null) return bad(`control character in ${name}`);
     if (name === 'content-length') {
       if (length !== undefined && length !== value) return bad('conflicting Content-Length');
       length = value;
