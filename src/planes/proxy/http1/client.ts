@@ -4,6 +4,7 @@ import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { isFieldValue, isToken } from './chars.ts';
 import { ChunkedDecoder } from './chunked.ts';
 import { parseResponseHead, type ResponseHead, type ResponseHeaders } from './response-head.ts';
+import { SweptSet } from './swept-set.ts';
 
 /**
  * The proxy's client to one upstream origin: keep-alive connections (net or TLS)
@@ -537,9 +538,8 @@ export class UpstreamClient {
   readonly timeoutMs: number;
   readonly keepAliveMs: number;
   readonly #idle: UpstreamConnection[] = [];
-  readonly #all = new Set<UpstreamConnection>();
+  readonly #all: SweptSet<UpstreamConnection>;
   readonly #queue: Call[] = [];
-  #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: UpstreamClientOptions) {
@@ -548,6 +548,7 @@ export class UpstreamClient {
     this.hostHeader = origin.host;
     this.timeoutMs = options.timeoutMs;
     this.keepAliveMs = options.keepAliveMs;
+    this.#all = new SweptSet(Math.min(1000, Math.max(50, options.timeoutMs / 4)));
   }
 
   /** Sends `request`; the handler hears of its answer, or of why there is none. */
@@ -593,7 +594,6 @@ export class UpstreamClient {
       : netConnect({ host, port, lookup });
     const conn = new UpstreamConnection(this, socket, secure, now, connectTimeoutMs);
     this.#all.add(conn);
-    this.#sweeper ??= setInterval(this.#sweep, Math.min(1000, Math.max(50, this.timeoutMs / 4))).unref();
     return conn;
   }
 
@@ -611,16 +611,7 @@ export class UpstreamClient {
     // A slot freed: a queued request gets a new connection.
     const next = this.#queue.shift();
     if (next !== undefined) queueMicrotask(() => this.start(next));
-    if (this.#all.size === 0 && this.#sweeper !== undefined) {
-      clearInterval(this.#sweeper);
-      this.#sweeper = undefined;
-    }
   }
-
-  readonly #sweep = (): void => {
-    const now = Date.now();
-    for (const conn of this.#all) conn.sweep(now);
-  };
 
   /** Open connections, busy or idle (tests). */
   get connections(): number {
@@ -631,6 +622,6 @@ export class UpstreamClient {
     this.#closed = true;
     for (const call of this.#queue.splice(0))
       call.fail(new UpstreamError('UPSTREAM_CLOSED', 'the upstream client is closed'));
-    for (const conn of [...this.#all]) conn.discard();
+    for (const conn of this.#all.list()) conn.discard();
   }
 }

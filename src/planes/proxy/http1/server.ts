@@ -1,6 +1,7 @@
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { type ConnectionSettings, Http1Connection, type Http1Handlers } from './connection.ts';
+import { SweptSet } from './swept-set.ts';
 
 export interface Http1ServerOptions extends ConnectionSettings {
   /** TLS settings when Relay terminates TLS itself (see planes/tls.ts). */
@@ -20,8 +21,7 @@ export class Http1Server {
   readonly server: Server;
   readonly #options: Http1ServerOptions;
   readonly #handlers: Http1Handlers;
-  readonly #connections = new Set<Http1Connection>();
-  #sweeper: NodeJS.Timeout | undefined;
+  readonly #connections = new SweptSet<Http1Connection>(SWEEP_MS);
   #closing: Promise<void> | undefined;
 
   constructor(options: Http1ServerOptions, handlers: Http1Handlers) {
@@ -45,21 +45,9 @@ export class Http1Server {
       return;
     }
     this.#connections.add(new Http1Connection(socket, this.#options, this.#handlers, this.#gone));
-    this.#sweeper ??= setInterval(this.#sweep, SWEEP_MS).unref();
   }
 
-  readonly #gone = (connection: Http1Connection): void => {
-    this.#connections.delete(connection);
-    if (this.#connections.size === 0 && this.#sweeper !== undefined) {
-      clearInterval(this.#sweeper);
-      this.#sweeper = undefined;
-    }
-  };
-
-  readonly #sweep = (): void => {
-    const now = Date.now();
-    for (const connection of this.#connections) connection.sweep(now);
-  };
+  readonly #gone = (connection: Http1Connection): void => this.#connections.delete(connection);
 
   /**
    * Stops accepting, closes idle connections at once, lets busy ones finish their
@@ -69,14 +57,14 @@ export class Http1Server {
   close(drainMs: number): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
       const force = setTimeout(() => {
-        for (const connection of this.#connections) connection.socket.destroy();
+        for (const connection of this.#connections.list()) connection.socket.destroy();
       }, drainMs);
       force.unref();
       this.server.close(() => {
         clearTimeout(force);
         resolve();
       });
-      for (const connection of this.#connections) connection.shutdown();
+      for (const connection of this.#connections.list()) connection.shutdown();
     });
     return this.#closing;
   }
