@@ -235,15 +235,79 @@ export function withoutSealedFields(r: StoredAuditRecord): AuditRecord {
   return r.sealed === null ? plain(r) : withFields(r, SEALED_PLACEHOLDER);
 }
 
+/** Opened keys or batches by `workspace\0id`, least recently used dropped first beyond `size`. */
+class OpenedCache<V> {
+  readonly #entries = new Map<string, V>();
+  readonly #size: number;
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  get(key: string): V | undefined {
+    const value = this.#entries.get(key);
+    if (value !== undefined) {
+      this.#entries.delete(key);
+      this.#entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: string, value: V): void {
+    this.#entries.set(key, value);
+    if (this.#entries.size > this.#size) this.#entries.delete(this.#entries.keys().next().value as string);
+  }
+}
+
+/**
+ * The opened values that `rows` name (`idOf` a row, if it names one), by `workspace\0id`:
+ * from `cache`, else loaded per workspace with one call and opened. A value that does
+ * not open is absent from the answer, and its records read as unreadable.
+ */
+async function readThrough<S, V>(
+  rows: readonly StoredAuditRecord[],
+  idOf: (r: StoredAuditRecord) => string | undefined,
+  cache: OpenedCache<V>,
+  load: (workspaceId: string, ids: readonly string[]) => Promise<ReadonlyMap<string, S>>,
+  open: (workspaceId: string, id: string, stored: S) => Promise<V | undefined>,
+): Promise<Map<string, V>> {
+  const found = new Map<string, V>();
+  const wanted = new Map<string, Set<string>>();
+  for (const r of rows) {
+    const id = idOf(r);
+    if (id === undefined) continue;
+    const cacheKey = `${r.workspaceId}\u0000${id}`;
+    if (found.has(cacheKey)) continue;
+    const cached = cache.get(cacheKey);
+    if (cached !== undefined) {
+      found.set(cacheKey, cached);
+      continue;
+    }
+    const ids = wanted.get(r.workspaceId) ?? new Set<string>();
+    wanted.set(r.workspaceId, ids);
+    ids.add(id);
+  }
+  for (const [workspaceId, ids] of wanted) {
+    for (const [id, stored] of await load(workspaceId, [...ids])) {
+      const value = await open(workspaceId, id, stored);
+      if (value === undefined) continue;
+      const cacheKey = `${workspaceId}\u0000${id}`;
+      found.set(cacheKey, value);
+      cache.set(cacheKey, value);
+    }
+  }
+  return found;
+}
+
 export class AuditSealer {
   readonly #vault: Vault;
   readonly #clock: Clock;
   /** The key each workspace's records are sealed with now (writer side). */
   readonly #writing = new Map<string, WriterKey>();
   /** Opened keys, most recently used last (reader side). */
-  readonly #reading = new Map<string, KeyObject>();
-  /** Opened batches, oldest first (reader side): a page of records mostly shares a few. */
-  readonly #batches = new Map<string, readonly BatchElement[]>();
+  readonly #reading = new OpenedCache<KeyObject>(READ_CACHE_SIZE);
+  /** Opened batches (reader side): a page of records mostly shares a few. */
+  readonly #batches = new OpenedCache<readonly BatchElement[]>(BATCH_CACHE_SIZE);
 
   constructor(vault: Vault, clock: Clock) {
     this.#vault = vault;
@@ -295,47 +359,28 @@ export class AuditSealer {
   }
 
   /** The opened batches `rows` name, by `workspace\0batch`; a batch that does not open is absent. */
-  async #readerBatches(
+  #readerBatches(
     rows: readonly StoredAuditRecord[],
     keys: ReadonlyMap<string, KeyObject>,
     load: BatchLoader,
   ): Promise<Map<string, readonly BatchElement[]>> {
-    const found = new Map<string, readonly BatchElement[]>();
-    const wanted = new Map<string, Set<string>>();
-    for (const r of rows) {
-      const reference = batchReference(r.sealed);
-      if (reference === undefined) continue;
-      const cacheKey = `${r.workspaceId}\u0000${reference.batchId}`;
-      if (found.has(cacheKey)) continue;
-      const cached = this.#batches.get(cacheKey);
-      if (cached !== undefined) {
-        found.set(cacheKey, cached);
-        continue;
-      }
-      const ids = wanted.get(r.workspaceId) ?? new Set<string>();
-      wanted.set(r.workspaceId, ids);
-      ids.add(reference.batchId);
-    }
-    for (const [workspaceId, ids] of wanted) {
-      const stored = await load(workspaceId, [...ids]);
-      for (const [id, batch] of stored) {
+    return readThrough(
+      rows,
+      (r) => batchReference(r.sealed)?.batchId,
+      this.#batches,
+      load,
+      async (workspaceId, id, batch) => {
         const key = keys.get(`${workspaceId}\u0000${batch.keyId}`);
-        if (key === undefined) continue;
+        if (key === undefined) return undefined;
         let elements: unknown;
         try {
           elements = JSON.parse(decrypt(key, batch.sealed, batchAad(workspaceId, id)));
         } catch {
-          continue;
+          return undefined;
         }
-        if (!Array.isArray(elements) || !elements.every(isBatchElement)) continue;
-        const cacheKey = `${workspaceId}\u0000${id}`;
-        found.set(cacheKey, elements);
-        this.#batches.set(cacheKey, elements);
-        if (this.#batches.size > BATCH_CACHE_SIZE)
-          this.#batches.delete(this.#batches.keys().next().value as string);
-      }
-    }
-    return found;
+        return Array.isArray(elements) && elements.every(isBatchElement) ? elements : undefined;
+      },
+    );
   }
 
   async #writerKey(workspaceId: string, count: number): Promise<WriterKey> {
@@ -354,41 +399,22 @@ export class AuditSealer {
     return current;
   }
 
-  async #readerKeys(rows: readonly StoredAuditRecord[], load: KeyLoader): Promise<Map<string, KeyObject>> {
-    const found = new Map<string, KeyObject>();
-    const wanted = new Map<string, Set<string>>();
-    for (const r of rows) {
-      if (r.keyId === null) continue;
-      const cacheKey = `${r.workspaceId}\u0000${r.keyId}`;
-      if (found.has(cacheKey)) continue;
-      const cached = this.#reading.get(cacheKey);
-      if (cached !== undefined) {
-        this.#reading.delete(cacheKey);
-        this.#reading.set(cacheKey, cached);
-        found.set(cacheKey, cached);
-      } else {
-        const ids = wanted.get(r.workspaceId) ?? new Set<string>();
-        wanted.set(r.workspaceId, ids);
-        ids.add(r.keyId);
-      }
-    }
-    for (const [workspaceId, ids] of wanted) {
-      const sealed = await load(workspaceId, [...ids]);
-      for (const [id, value] of sealed) {
+  #readerKeys(rows: readonly StoredAuditRecord[], load: KeyLoader): Promise<Map<string, KeyObject>> {
+    return readThrough(
+      rows,
+      (r) => r.keyId ?? undefined,
+      this.#reading,
+      load,
+      async (workspaceId, id, sealed) => {
         try {
-          const key = createSecretKey(
-            Buffer.from(await this.#vault.open(value, auditKeyRef(workspaceId, id)), 'base64'),
+          return createSecretKey(
+            Buffer.from(await this.#vault.open(sealed, auditKeyRef(workspaceId, id)), 'base64'),
           );
-          const cacheKey = `${workspaceId}\u0000${id}`;
-          found.set(cacheKey, key);
-          this.#reading.set(cacheKey, key);
-          if (this.#reading.size > READ_CACHE_SIZE)
-            this.#reading.delete(this.#reading.keys().next().value as string);
         } catch {
           // A key that does not open leaves its fields unreadable; verify reports any tampering.
+          return undefined;
         }
-      }
-    }
-    return found;
+      },
+    );
   }
 }
