@@ -24,6 +24,8 @@ export interface BenchConfig {
   readonly targets: readonly TargetName[];
   /** Extra settings for the Relay under test (BENCH_RELAY_ENV, see relaySettings). */
   readonly relaySettings: Readonly<Record<string, string>>;
+  /** Node flags for the Relay under test (BENCH_RELAY_NODE_ARGS, see nodeFlags). */
+  readonly relayNodeArgs: readonly string[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -69,6 +71,20 @@ export function relaySettings(env: Env): Record<string, string> {
   return settings;
 }
 
+/**
+ * Node flags, space-separated (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), for
+ * profiling the Relay under test or comparing runtime settings. Only `--` flags:
+ * anything else would be taken for a script or its arguments.
+ */
+export function nodeFlags(raw: string | undefined, name: string): string[] {
+  const flags = (raw ?? '').split(/\s+/).filter((flag) => flag !== '');
+  for (const flag of flags) {
+    if (!flag.startsWith('--'))
+      throw new Error(`${name}: expected node flags such as --cpu-prof, got "${flag}"`);
+  }
+  return flags;
+}
+
 export function readBenchConfig(env: Env): BenchConfig {
   return Object.freeze({
     measureMs: positiveNumber(env, 'BENCH_SECONDS', 5) * 1000,
@@ -78,5 +94,6 @@ export function readBenchConfig(env: Env): BenchConfig {
     rounds: Math.round(positiveNumber(env, 'BENCH_ROUNDS', 1)),
     targets: targets(env),
     relaySettings: relaySettings(env),
+    relayNodeArgs: nodeFlags(env['BENCH_RELAY_NODE_ARGS'], 'BENCH_RELAY_NODE_ARGS'),
   });
 }

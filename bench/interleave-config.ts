@@ -5,10 +5,11 @@
  *   minimal                       the minimal Node proxy (bench/minimal-proxy.ts)
  *   relay                         Relay from this checkout
  *   relay@DIR                     Relay from another checkout (a `git worktree` of another commit)
- *   …:RELAY_X=1,RELAY_Y=2         either of the two above with settings (as BENCH_RELAY_ENV)
+ *   … --flag --other              either of the two above with node flags (as BENCH_RELAY_NODE_ARGS)
+ *   …:RELAY_X=1,RELAY_Y=2         either of the above with settings (as BENCH_RELAY_ENV)
  * The first variant is the baseline every ratio is taken against.
  */
-import { relaySettings } from './config.ts';
+import { nodeFlags, relaySettings } from './config.ts';
 
 export interface Variant {
   readonly label: string;
@@ -16,6 +17,7 @@ export interface Variant {
   /** Checkout whose `bin/relay.js` is started; undefined: this one. */
   readonly root: string | undefined;
   readonly settings: Readonly<Record<string, string>>;
+  readonly nodeArgs: readonly string[];
 }
 
 export interface InterleaveConfig {
@@ -34,15 +36,17 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 function variant(text: string): Variant {
   const colon = text.indexOf(':');
-  const head = (colon === -1 ? text : text.slice(0, colon)).trim();
+  const [head = '', ...flags] = (colon === -1 ? text : text.slice(0, colon)).trim().split(/\s+/);
   const settings = colon === -1 ? {} : relaySettings({ BENCH_RELAY_ENV: text.slice(colon + 1) });
+  const nodeArgs = nodeFlags(flags.join(' '), 'BENCH_VARIANTS');
   if (head === 'minimal') {
-    if (colon !== -1) throw new Error('BENCH_VARIANTS: the minimal proxy takes no settings');
-    return { label: 'minimal', kind: 'minimal', root: undefined, settings };
+    if (colon !== -1 || nodeArgs.length > 0)
+      throw new Error('BENCH_VARIANTS: the minimal proxy takes no settings or flags');
+    return { label: 'minimal', kind: 'minimal', root: undefined, settings, nodeArgs };
   }
   const match = /^relay(?:@(.+))?$/.exec(head);
   if (!match) throw new Error(`BENCH_VARIANTS: expected minimal, relay or relay@DIR, got "${head}"`);
-  return { label: text.trim(), kind: 'relay', root: match[1], settings };
+  return { label: text.trim(), kind: 'relay', root: match[1], settings, nodeArgs };
 }
 
 function count(env: Env, name: string, fallback: number): number {

@@ -32,7 +32,7 @@ interface Slice {
 }
 
 async function start(v: Variant, upstreamOrigin: string): Promise<RunningTarget> {
-  const result = await startTarget(v.kind, v.root ?? repoRoot, upstreamOrigin, v.settings);
+  const result = await startTarget(v.kind, v.root ?? repoRoot, upstreamOrigin, v.settings, v.nodeArgs);
   if (!result.ok) throw new Error(`${v.label}: ${result.reason}`);
   if (result.target.proxy !== null) killOnExit(result.target.proxy);
   return result.target;
@@ -87,7 +87,8 @@ async function main(): Promise<void> {
           workers: (cpu?.threads?.workers ?? 0) / n,
         });
       }
-      process.stderr.write(`interleave: round ${round + 1}/${config.slices}\n`);
+      const rates = slices.map((s) => fixed((s[round] as Slice).rps, 0)).join(' ');
+      process.stderr.write(`interleave: round ${round + 1}/${config.slices}: req/s ${rates}\n`);
     }
     const base = slices[0] as Slice[];
     console.log(

@@ -29,6 +29,21 @@ export type RelayStart =
   | { readonly ok: false; readonly reason: string };
 
 /**
+ * The Node flags `npm start` runs Relay with in `repoRoot` (its package.json's start
+ * script, `node <flags> bin/relay.js start`), so Relay is measured as it is launched.
+ */
+export function launchFlags(repoRoot: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+    scripts?: Record<string, string>;
+  };
+  const words = (pkg.scripts?.['start'] ?? '').split(/\s+/);
+  const script = words.indexOf('bin/relay.js');
+  if (words[0] !== 'node' || script === -1)
+    throw new Error(`${repoRoot}/package.json: the start script is not "node [flags] bin/relay.js start"`);
+  return words.slice(1, script);
+}
+
+/**
  * Inherited RELAY_* settings (a database URL, fixed ports…) must not leak into the bench;
  * only `settings` (BENCH_RELAY_ENV) are added.
  */
@@ -126,6 +141,7 @@ export async function startRelay(
   repoRoot: string,
   upstreamOrigin: string,
   settings: Readonly<Record<string, string>> = {},
+  nodeArgs: readonly string[] = [],
 ): Promise<RelayStart> {
   const relayBin = join(repoRoot, 'bin', 'relay.js');
   if (!existsSync(relayBin)) return { ok: false, reason: 'bin/relay.js does not exist yet' };
@@ -141,7 +157,7 @@ export async function startRelay(
   try {
     const adminToken = await initDataDir(repoRoot, relayBin, dataDir, env);
     const logFd = openSync(logFile, 'a');
-    relay = spawn(process.execPath, [relayBin, 'start'], {
+    relay = spawn(process.execPath, [...launchFlags(repoRoot), ...nodeArgs, relayBin, 'start'], {
       cwd: repoRoot,
       env,
       stdio: ['ignore', logFd, logFd],

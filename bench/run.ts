@@ -30,7 +30,12 @@ function message(error: unknown): string {
 /** Named in the report, so a figure taken with non-default settings is never mistaken for the default. */
 function relaySettingsLine(config: BenchConfig): string[] {
   const names = Object.entries(config.relaySettings).map(([name, value]) => `${name}=${value}`);
-  return names.length === 0 ? [] : [`relay settings (BENCH_RELAY_ENV): ${names.join(', ')}`];
+  return [
+    ...(names.length === 0 ? [] : [`relay settings (BENCH_RELAY_ENV): ${names.join(', ')}`]),
+    ...(config.relayNodeArgs.length === 0
+      ? []
+      : [`relay node flags (BENCH_RELAY_NODE_ARGS): ${config.relayNodeArgs.join(' ')}`]),
+  ];
 }
 
 function header(config: BenchConfig): string {
@@ -63,7 +68,13 @@ async function startAll(
   for (const name of config.targets) {
     progress(`starting ${name}`);
     try {
-      const start = await startTarget(name, repoRoot, upstreamOrigin, config.relaySettings);
+      const start = await startTarget(
+        name,
+        repoRoot,
+        upstreamOrigin,
+        config.relaySettings,
+        config.relayNodeArgs,
+      );
       if (!start.ok) {
         findings.notes[name] = start.reason;
         continue;

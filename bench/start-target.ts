@@ -42,8 +42,9 @@ async function startRelayTarget(
   repoRoot: string,
   upstreamOrigin: string,
   settings: Readonly<Record<string, string>>,
+  nodeArgs: readonly string[],
 ): Promise<TargetStart> {
-  const start = await startRelay(repoRoot, upstreamOrigin, settings);
+  const start = await startRelay(repoRoot, upstreamOrigin, settings, nodeArgs);
   if (!start.ok) return start;
   const { relay } = start;
   return {
@@ -62,6 +63,7 @@ export function startTarget(
   repoRoot: string,
   upstreamOrigin: string,
   relaySettings: Readonly<Record<string, string>> = {},
+  relayNodeArgs: readonly string[] = [],
 ): Promise<TargetStart> {
   switch (name) {
     case 'direct': {
@@ -71,6 +73,6 @@ export function startTarget(
     case 'minimal':
       return startMinimal(upstreamOrigin);
     case 'relay':
-      return startRelayTarget(repoRoot, upstreamOrigin, relaySettings);
+      return startRelayTarget(repoRoot, upstreamOrigin, relaySettings, relayNodeArgs);
   }
 }

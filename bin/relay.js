@@ -1,7 +1,9 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
 // The `relay` command. A checkout runs the TypeScript sources directly (Node's type
 // stripping), even when a dist/ was built there, so a stale build never shadows the
 // code; a published package or image (no src/) runs the compiled dist/.
+// Every launcher (this line, `npm start`, deploy/Dockerfile, deploy/relay.service) runs
+// Node with --single-threaded-gc: see docs/performance.md, "Garbage collection".
 import { existsSync } from 'node:fs';
 
 const major = Number(process.versions.node.split('.')[0]);

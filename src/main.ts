@@ -87,6 +87,8 @@ export async function startRelay(
       proxy_host: config.host,
       api_host: config.apiHost,
       store: relay.store.dialect,
+      // The launchers run Node with --single-threaded-gc (docs/performance.md).
+      gc: process.execArgv.includes('--single-threaded-gc') ? 'single-threaded' : 'parallel',
       version: VERSION,
     },
     'relay started',

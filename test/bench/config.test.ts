@@ -21,3 +21,20 @@ describe('BENCH_RELAY_ENV', () => {
     });
   }
 });
+
+describe('BENCH_RELAY_NODE_ARGS', () => {
+  it('is empty by default, and split on whitespace', () => {
+    assert.deepEqual(readBenchConfig({}).relayNodeArgs, []);
+    assert.deepEqual(
+      readBenchConfig({ BENCH_RELAY_NODE_ARGS: ' --cpu-prof  --cpu-prof-dir=/tmp/p ' }).relayNodeArgs,
+      ['--cpu-prof', '--cpu-prof-dir=/tmp/p'],
+    );
+  });
+
+  it('refuses anything but -- flags', () => {
+    assert.throws(
+      () => readBenchConfig({ BENCH_RELAY_NODE_ARGS: '--cpu-prof x.js' }),
+      /BENCH_RELAY_NODE_ARGS/,
+    );
+  });
+});

@@ -34,10 +34,26 @@ describe('bench/interleave settings', () => {
     assert.equal(config.slices, 4);
   });
 
+  it('reads node flags per Relay variant, before its settings', () => {
+    const config = readInterleaveConfig({
+      BENCH_VARIANTS: 'minimal;relay --single-threaded-gc --max-semi-space-size=64:RELAY_X=1;relay',
+    });
+    assert.deepEqual(
+      config.variants.map((v) => [v.kind, v.nodeArgs, v.settings]),
+      [
+        ['minimal', [], {}],
+        ['relay', ['--single-threaded-gc', '--max-semi-space-size=64'], { RELAY_X: '1' }],
+        ['relay', [], {}],
+      ],
+    );
+  });
+
   for (const [name, env] of [
     ['one variant', { BENCH_VARIANTS: 'relay' }],
     ['an unknown variant', { BENCH_VARIANTS: 'minimal;nginx' }],
     ['settings on the minimal proxy', { BENCH_VARIANTS: 'minimal:RELAY_X=1;relay' }],
+    ['flags on the minimal proxy', { BENCH_VARIANTS: 'minimal --single-threaded-gc;relay' }],
+    ['a flag that is not a -- flag', { BENCH_VARIANTS: 'minimal;relay script.js' }],
     ['a setting that is not RELAY_*', { BENCH_VARIANTS: 'minimal;relay:NODE_OPTIONS=--inspect' }],
     ['a non-integer slice count', { BENCH_SLICES: '2.5' }],
   ] as const) {

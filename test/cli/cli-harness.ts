@@ -86,9 +86,9 @@ export interface Spawned {
   waitFor(pattern: RegExp): Promise<void>;
 }
 
-/** Runs `bin/relay.js` as a real process with exactly `env` (plus PATH). */
-export function spawnRelay(argv: readonly string[], env: CliEnv): Spawned {
-  const child = spawn(NODE, [BIN, ...argv], {
+/** Runs `bin/relay.js` as a real process with exactly `env` (plus PATH), Node given `nodeFlags`. */
+export function spawnRelay(argv: readonly string[], env: CliEnv, nodeFlags: readonly string[] = []): Spawned {
+  const child = spawn(NODE, [...nodeFlags, BIN, ...argv], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

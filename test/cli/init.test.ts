@@ -88,4 +88,23 @@ describe('relay start', () => {
     assert.equal(await child.code, 0, child.stderr());
     assert.doesNotMatch(child.stdout(), /rk_mgmt_/);
   });
+
+  for (const [flags, gc] of [
+    [['--single-threaded-gc'], 'single-threaded'],
+    [[], 'parallel'],
+  ] as const) {
+    it(`says how its garbage collector runs: ${gc} (started with ${JSON.stringify(flags)})`, async () => {
+      const env = freshEnv({ RELAY_LOG_LEVEL: 'info' });
+      await cliJson(['init'], env);
+      const child = spawnRelay(['start'], env, flags);
+      await child.waitFor(/relay started/);
+      child.kill('SIGTERM');
+      assert.equal(await child.code, 0, child.stderr());
+      const started = child
+        .stdout()
+        .split('\n')
+        .find((line) => line.includes('"msg":"relay started"'));
+      assert.equal(JSON.parse(started as string).gc, gc);
+    });
+  }
 });
