@@ -29,6 +29,7 @@ import { forkBenchChild, nextMessage, stopChild } from './ipc.ts';
 import type { UpstreamEvent } from './protocol.ts';
 import { callApi } from './relay-api.ts';
 import { provisionBenchCredential, RELAY_BENCH_PATH, RELAY_CONNECTION_ID } from './relay-setup.ts';
+import { launchFlags } from './relay-under-test.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NODE = join(ROOT, 'node_modules', '.bin', 'node');
@@ -121,7 +122,7 @@ function relay(
   argv: readonly string[],
   env: Record<string, string>,
 ): { child: ChildProcess; output: () => string } {
-  const child = spawn(NODE, [join(ROOT, 'bin', 'relay.js'), ...argv], {
+  const child = spawn(NODE, [...launchFlags(ROOT), join(ROOT, 'bin', 'relay.js'), ...argv], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
