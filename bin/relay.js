@@ -1,9 +1,10 @@
-#!/usr/bin/env -S node --single-threaded-gc
+#!/usr/bin/env node
 // The `relay` command. A checkout runs the TypeScript sources directly (Node's type
 // stripping), even when a dist/ was built there, so a stale build never shadows the
 // code; a published package or image (no src/) runs the compiled dist/.
-// Every launcher (this line, `npm start`, deploy/Dockerfile, deploy/relay.service) runs
-// Node with --single-threaded-gc: see docs/performance.md, "Garbage collection".
+// The launchers (`npm start`, deploy/Dockerfile, deploy/relay.service) run Node with
+// --single-threaded-gc (docs/deployment.md, "Node flags"). This line cannot: `env -S`
+// is missing from BusyBox, and a shebang passes at most one argument without it.
 import { existsSync } from 'node:fs';
 
 const major = Number(process.versions.node.split('.')[0]);

@@ -29,9 +29,8 @@ describe('launchers', () => {
     assert.deepEqual(flagsOf(scripts['relay'] as string, /^bin\/relay\.js$/), FLAGS);
   });
 
-  it('the relay command itself (its shebang line)', () => {
-    const shebang = read('bin/relay.js').split('\n')[0] as string;
-    assert.deepEqual(shebang.split(/\s+/), ['#!/usr/bin/env', '-S', 'node', ...FLAGS]);
+  it('not the relay command itself: its shebang stays portable (no `env -S`, missing from BusyBox)', () => {
+    assert.equal(read('bin/relay.js').split('\n')[0], '#!/usr/bin/env node');
   });
 
   it('the Docker image', () => {
