@@ -7,8 +7,9 @@ import { ROOT } from '../relay-process.ts';
 
 /**
  * Relay is tuned for Node flags it cannot set on itself once running
- * (docs/performance.md, "Garbage collection"), so every way it is launched must
- * pass the same ones, and the benchmark must measure it launched that way.
+ * (docs/performance.md, "Garbage collection"), so each launcher (the npm scripts,
+ * the Docker image, the systemd unit) must pass the same ones, and the benchmark
+ * must measure it launched that way.
  */
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
