@@ -197,21 +197,35 @@ export function createPipeline(deps: PipelineDeps) {
    */
   type Step<T> = (value: T) => void;
 
-  /** Runs `next` with `value` now, or once it resolves; any failure ends the request as Relay's own. */
-  function then<T>(trace: Trace, res: ProxyResponse, value: T | Promise<T>, next: Step<T>): void {
+  /** Runs `step`; if it throws, the request ends as Relay's own failure. */
+  function guarded(trace: Trace, res: ProxyResponse, step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      failed(trace, res, error);
+    }
+  }
+
+  /**
+   * Runs `next` with `value` now, or once it resolves. A rejection goes to `onError`
+   * when given (a failure the request answers in its own way), else ends the request
+   * as Relay's own failure, as does anything either step throws.
+   */
+  function then<T>(
+    trace: Trace,
+    res: ProxyResponse,
+    value: T | Promise<T>,
+    next: Step<T>,
+    onError?: Step<unknown>,
+  ): void {
     if (!(value instanceof Promise)) {
       next(value);
       return;
     }
     value.then(
-      (resolved) => {
-        try {
-          next(resolved);
-        } catch (error) {
-          failed(trace, res, error);
-        }
-      },
-      (error: unknown) => failed(trace, res, error),
+      (resolved) => guarded(trace, res, () => next(resolved)),
+      (error: unknown) =>
+        onError === undefined ? failed(trace, res, error) : guarded(trace, res, () => onError(error)),
     );
   }
 
@@ -245,7 +259,6 @@ export function createPipeline(deps: PipelineDeps) {
   }
 
   function forward(a: Authenticated, upstream: Upstream): void {
-    const { res, trace } = a;
     let current: string | Promise<string>;
     try {
       current = upstream.credential();
@@ -253,19 +266,12 @@ export function createPipeline(deps: PipelineDeps) {
       tokenFailed(a, upstream, error);
       return;
     }
-    if (typeof current === 'string') {
-      send(a, upstream, current);
-      return;
-    }
-    current.then(
-      (secret) => {
-        try {
-          send(a, upstream, secret);
-        } catch (error) {
-          failed(trace, res, error);
-        }
-      },
-      (error: unknown) => tokenFailed(a, upstream, error),
+    then(
+      a.trace,
+      a.res,
+      current,
+      (secret) => send(a, upstream, secret),
+      (error) => tokenFailed(a, upstream, error),
     );
   }
 
@@ -301,21 +307,12 @@ export function createPipeline(deps: PipelineDeps) {
     const mode = upstream.connection.options.secret_scanning;
     if (mode === 'reject') {
       // Nothing may reach the upstream before the verdict: read the body (bounded), then judge it.
-      readAndJudge(req.body, deps.maxScannedBodyBytes).then(
-        (verdict) => {
-          try {
-            judged(a, upstream, outgoing, verdict);
-          } catch (error) {
-            failed(trace, res, error);
-          }
-        },
-        (error: unknown) => {
-          try {
-            bodyFailed(res, trace, error);
-          } catch (other) {
-            failed(trace, res, other);
-          }
-        },
+      then(
+        trace,
+        res,
+        readAndJudge(req.body, deps.maxScannedBodyBytes),
+        (verdict) => judged(a, upstream, outgoing, verdict),
+        (error) => bodyFailed(res, trace, error),
       );
       return;
     }
@@ -381,6 +378,7 @@ export function createPipeline(deps: PipelineDeps) {
       res,
       trace,
       (outcome) => {
+        // Inline rather than guarded(): no closure per request on the hot path.
         try {
           answered(a, upstream, scanner, outcome);
         } catch (error) {
