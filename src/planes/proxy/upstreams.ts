@@ -21,7 +21,7 @@ const KEEP_ALIVE_MS = 30_000;
 /** Connections per upstream origin; requests beyond wait for one. */
 const MAX_CONNECTIONS = 256;
 
-/** A connection ready to forward to: its pool, base path and the real key, decrypted once. */
+/** A connection ready to forward to: its upstream client, base path and the real key, decrypted once. */
 export interface Upstream {
   readonly connection: Connection;
   readonly origin: string;

@@ -62,6 +62,27 @@ export function isToken(name: string): boolean {
   return true;
 }
 
+/**
+ * A header field as the lines of a message head, one per value of a list, each
+ * checked: `invalid` makes the error thrown for a name that is not a token or a
+ * value that could not be sent as is (a CR, LF or other control character).
+ */
+export function fieldLines(
+  name: string,
+  value: string | number | readonly string[],
+  invalid: (part: 'name' | 'value', name: string) => Error,
+): string {
+  if (!isToken(name)) throw invalid('name', name);
+  if (typeof value === 'number') return `${name}: ${value}\r\n`;
+  if (typeof value === 'string') {
+    if (!isFieldValue(value)) throw invalid('value', name);
+    return `${name}: ${value}\r\n`;
+  }
+  let lines = '';
+  for (const v of value) lines += fieldLines(name, v, invalid);
+  return lines;
+}
+
 /** True when the comma-separated list `value` names `token` (compared case-insensitively). */
 export function listHas(value: string, token: string): boolean {
   const lower = value.toLowerCase();

@@ -1,4 +1,22 @@
+import type { Socket } from 'node:net';
 import { COLON, CR, FIELD_VALUE, HTAB, LF, SP, TCHAR } from './chars.ts';
+
+const CHUNK_END = Buffer.from('\r\n', 'latin1');
+
+/** The last chunk, with no trailer fields: the end of a chunked body. */
+export const LAST_CHUNK = '0\r\n\r\n';
+
+/**
+ * Writes `chunk` as one chunk of the chunked coding, and returns what the socket's
+ * last write did (false: wait for 'drain'). An empty chunk writes nothing: it would
+ * read as the end of the body.
+ */
+export function writeChunk(socket: Socket, chunk: Buffer): boolean {
+  if (chunk.length === 0) return true;
+  socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+  socket.write(chunk);
+  return socket.write(CHUNK_END);
+}
 
 /**
  * A streaming decoder of the chunked transfer coding (RFC 9112 §7.1), strict

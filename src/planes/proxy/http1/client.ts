@@ -1,8 +1,8 @@
 import { type LookupFunction, connect as netConnect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
-import { isFieldValue, isToken } from './chars.ts';
-import { ChunkedDecoder } from './chunked.ts';
+import { fieldLines } from './chars.ts';
+import { ChunkedDecoder, LAST_CHUNK, writeChunk } from './chunked.ts';
 import { parseResponseHead, type ResponseHead, type ResponseHeaders } from './response-head.ts';
 import { SweptSet } from './swept-set.ts';
 
@@ -77,9 +77,14 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
 const CHUNKED_LIMITS = { maxLineBytes: 4096, maxTrailerBytes: 64 * 1024 };
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const METHODS_WITH_BODY: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
-const CHUNK_END = Buffer.from('\r\n', 'latin1');
 /** Headers the client writes itself. */
 const CLIENT_OWNED: ReadonlySet<string> = new Set(['host', 'connection', 'transfer-encoding', 'keep-alive']);
+
+const invalidField = (part: 'name' | 'value', name: string): Error =>
+  new UpstreamError(
+    'UPSTREAM_BAD_REQUEST',
+    part === 'name' ? `invalid header name ${name}` : `invalid value for ${name}`,
+  );
 
 /** Writes the request head; throws UpstreamError on a header that cannot be sent as is. */
 function requestHead(request: UpstreamRequest, host: string, framing: string): string {
@@ -87,17 +92,7 @@ function requestHead(request: UpstreamRequest, host: string, framing: string): s
   const { headers } = request;
   for (const name in headers) {
     if (CLIENT_OWNED.has(name) || (framing !== '' && name === 'content-length')) continue;
-    const value = headers[name] as string | readonly string[];
-    if (!isToken(name)) throw new UpstreamError('UPSTREAM_BAD_REQUEST', `invalid header name ${name}`);
-    if (typeof value === 'string') {
-      if (!isFieldValue(value)) throw new UpstreamError('UPSTREAM_BAD_REQUEST', `invalid value for ${name}`);
-      head += `${name}: ${value}\r\n`;
-    } else {
-      for (const v of value) {
-        if (!isFieldValue(v)) throw new UpstreamError('UPSTREAM_BAD_REQUEST', `invalid value for ${name}`);
-        head += `${name}: ${v}\r\n`;
-      }
-    }
+    head += fieldLines(name, headers[name] as string | readonly string[], invalidField);
   }
   return `${head}${framing}\r\n`;
 }
@@ -289,14 +284,7 @@ class UpstreamConnection {
         call.abort(new UpstreamError('UPSTREAM_BAD_REQUEST', 'request body longer than its content-length'));
         return;
       }
-      let ok: boolean;
-      if (length >= 0) ok = socket.write(chunk);
-      else {
-        if (chunk.length === 0) return;
-        socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-        socket.write(chunk);
-        ok = socket.write(CHUNK_END);
-      }
+      const ok = length >= 0 ? socket.write(chunk) : writeChunk(socket, chunk);
       if (!ok) body.pause();
     };
     const onDrain = (): void => {
@@ -308,7 +296,7 @@ class UpstreamConnection {
         call.abort(new UpstreamError('UPSTREAM_BAD_REQUEST', 'request body shorter than its content-length'));
         return;
       }
-      if (length < 0) socket.write('0\r\n\r\n', 'latin1');
+      if (length < 0) socket.write(LAST_CHUNK, 'latin1');
       this.#sent();
     };
     const onError = (error: Error): void => {

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { isFieldValue, isToken } from './chars.ts';
+import { fieldLines } from './chars.ts';
+import { LAST_CHUNK, writeChunk } from './chunked.ts';
 
 /** What a response needs of its connection. */
 export interface ResponseOwner {
@@ -25,9 +26,6 @@ const CHUNKED = 2;
 const UNTIL_CLOSE = 3;
 type Framing = typeof NO_BODY | typeof LENGTH | typeof CHUNKED | typeof UNTIL_CLOSE;
 
-const CHUNK_END = Buffer.from('\r\n', 'latin1');
-const LAST_CHUNK = '0\r\n\r\n';
-
 let dateSecond = -1;
 let dateLine = '';
 /** `date: …\r\n` for the current second (RFC 9110 §6.6.1), built once a second. */
@@ -45,17 +43,12 @@ export class ResponseHeaderError extends Error {
   override name = 'ResponseHeaderError';
 }
 
-function fieldLines(name: string, value: string | number | readonly string[]): string {
-  if (!isToken(name)) throw new ResponseHeaderError(`invalid response header name "${name}"`);
-  if (typeof value === 'number') return `${name}: ${value}\r\n`;
-  if (typeof value === 'string') {
-    if (!isFieldValue(value)) throw new ResponseHeaderError(`invalid characters in response header ${name}`);
-    return `${name}: ${value}\r\n`;
-  }
-  let lines = '';
-  for (const v of value) lines += fieldLines(name, v);
-  return lines;
-}
+const invalidField = (part: 'name' | 'value', name: string): Error =>
+  new ResponseHeaderError(
+    part === 'name'
+      ? `invalid response header name "${name}"`
+      : `invalid characters in response header ${name}`,
+  );
 
 /**
  * One response on a proxy connection, written straight to the socket: the head
@@ -124,7 +117,7 @@ export class ProxyResponse {
       } else if (name === 'date') {
         date = true;
       }
-      head += fieldLines(name, value);
+      head += fieldLines(name, value, invalidField);
     }
     if (!date) head += dateField();
     const noBody = this.#headRequest || status < 200 || status === 204 || status === 304;
@@ -214,10 +207,7 @@ export class ProxyResponse {
         this.#remaining -= chunk.length;
         return socket.write(chunk);
       case CHUNKED:
-        if (chunk.length === 0) return true;
-        socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-        socket.write(chunk);
-        return socket.write(CHUNK_END);
+        return writeChunk(socket, chunk);
       default:
         return socket.write(chunk);
     }
