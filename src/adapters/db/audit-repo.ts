@@ -17,6 +17,7 @@ import {
 import { RelayError } from '../../core/errors.ts';
 import type { AuditRepo, Page, SequencedAuditRecord, StoreDialect } from '../../ports/store.ts';
 import {
+  atRange,
   chainSegment,
   decodeSegment,
   encodeSegment,
@@ -222,18 +223,11 @@ async function insertSegment(trx: Db, dialect: StoreDialect, segment: SegmentToS
 function storedSegment(header: SegmentHeader, records: readonly ChainedAuditRecord[]): SegmentToStore {
   const first = records[0] as ChainedAuditRecord;
   const last = records.at(-1) as ChainedAuditRecord;
-  let minAt = first.at;
-  let maxAt = first.at;
-  for (const r of records) {
-    if (r.at < minAt) minAt = r.at;
-    if (r.at > maxAt) maxAt = r.at;
-  }
   return {
     header,
     firstSeq: first.seq,
     last: { seq: last.seq, hash: last.hash },
-    minAt,
-    maxAt,
+    ...atRange(records),
     data: encodeSegment(header, records),
     records,
   };

@@ -87,12 +87,8 @@ export function chainSegment(
   const parts: string[] = new Array(records.length);
   let seq = head.seq;
   let prev = head.hash;
-  let minAt = (records[0] as EncodedAuditRecord).at;
-  let maxAt = minAt;
   for (let i = 0; i < records.length; i++) {
     const r = records[i] as EncodedAuditRecord;
-    if (r.at < minAt) minAt = r.at;
-    if (r.at > maxAt) maxAt = r.at;
     const middle = r.fields;
     const prevText = JSON.stringify(prev);
     const canonical = `${start}${middle},${key},${JSON.stringify(referenceOf(header, digest, i))},${prevText}]`;
@@ -101,7 +97,18 @@ export function chainSegment(
     parts[i] = `[${seq},${middle},null,null,${prevText},"${recordHash}"]`;
     prev = recordHash;
   }
-  return { data: `[${parts.join(',')}]`, last: { seq, hash: prev }, minAt, maxAt };
+  return { data: `[${parts.join(',')}]`, last: { seq, hash: prev }, ...atRange(records) };
+}
+
+/** The earliest and latest `at` of a segment's records (their order is the chain's, not time's). */
+export function atRange(records: readonly { readonly at: string }[]): { minAt: string; maxAt: string } {
+  let minAt = (records[0] as { readonly at: string }).at;
+  let maxAt = minAt;
+  for (const r of records) {
+    if (r.at < minAt) minAt = r.at;
+    if (r.at > maxAt) maxAt = r.at;
+  }
+  return { minAt, maxAt };
 }
 
 export function encodeSegment(header: SegmentHeader, records: readonly ChainedAuditRecord[]): string {
