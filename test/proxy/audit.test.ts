@@ -146,6 +146,11 @@ for (const dialect of DIALECTS) {
       assert.equal(e.status, 200);
       assert.equal(typeof e.duration_ms, 'number');
       assert.ok(e.duration_ms >= 0);
+      assert.equal(typeof e.upstream_ms, 'number');
+      assert.ok(e.upstream_ms >= 0 && e.upstream_ms <= e.duration_ms);
+      for (const ms of [e.duration_ms, e.upstream_ms]) {
+        assert.equal(ms, Math.round(ms * 1000) / 1000, `durations are kept to the microsecond: ${ms}`);
+      }
       assert.equal(e.bytes_out, allowed.res.body.length);
       assert.equal(e.bytes_in, 0);
       assert.equal(e.ip, '127.0.0.1');

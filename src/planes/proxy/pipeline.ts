@@ -15,6 +15,7 @@ import type { CanaryHook } from '../../services/security-alerts-canary.ts';
 import { identifyClient, NO_TRUSTED_PROXIES, resolveClientIp, type TrustedProxies } from '../client-ip.ts';
 import { newRequestId } from '../request-id.ts';
 import type { AuthCache, AuthEntry } from './auth-cache.ts';
+import { msSince } from './elapsed.ts';
 import { UPSTREAM_TIMEOUT_CODES } from './http1/client.ts';
 import { ClientBodyError } from './http1/connection.ts';
 import type { ProxyRequest } from './http1/request.ts';
@@ -151,7 +152,7 @@ export function createPipeline(deps: PipelineDeps) {
       decision,
       reason,
       status,
-      durationMs: Math.round((performance.now() - trace.started) * 1000) / 1000,
+      durationMs: msSince(trace.started),
       upstreamMs: trace.upstreamMs,
       bytesIn: trace.req === null ? 0 : trace.req.bodyBytes,
       bytesOut: trace.bytesOut,

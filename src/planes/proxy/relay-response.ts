@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
+import { msSince } from './elapsed.ts';
 import { connectionListed, HOP_BY_HOP } from './hop-by-hop.ts';
 import type { UpstreamClient, UpstreamController, UpstreamHandler } from './http1/client.ts';
 import type { ProxyResponse } from './http1/response.ts';
@@ -113,7 +114,7 @@ class Exchange implements UpstreamHandler {
     if (this.#settled) return;
     const clientClosed = this.#clientClosed || error instanceof ClientClosed;
     if (this.#status === 0) {
-      if (this.#meter.upstreamMs === null) this.#meter.upstreamMs = performance.now() - this.#started;
+      if (this.#meter.upstreamMs === null) this.#meter.upstreamMs = msSince(this.#started);
       this.#settle({ kind: 'no_response', error, clientClosed });
       return;
     }
@@ -128,7 +129,7 @@ class Exchange implements UpstreamHandler {
   }
 
   onResponseStart(controller: UpstreamController, statusCode: number, headers: ResponseHeaders): void {
-    this.#meter.upstreamMs = performance.now() - this.#started;
+    this.#meter.upstreamMs = msSince(this.#started);
     const res = this.#res;
     try {
       res.writeHead(statusCode, responseHeaders(headers));
