@@ -65,8 +65,18 @@ describe('audit batch encoding', () => {
       'a\tb',
       'x\tx\tx\tx\tx\tx\tx\tnot-a-number\t"f"\t[]',
       'x\tx\tx\tx\tx\tx\tx\t200\t["f"]\t[]',
+      // An eleventh field, and a line short of fields that the next line's tabs would complete.
+      'x\tx\tx\tx\tx\tx\tx\t200\t"f"\t[]\textra',
+      'x\tx\tx\tx\tx\n\tx\tx\t200\t"f"\t[]',
+      `${encodeAuditRecord(auditRecord())}\n`,
+      `x\tx\n${encodeAuditRecord(auditRecord())}`,
     ]) {
       assert.throws(() => decodeAuditBatch(text), AuditBatchEncodingError, text);
     }
+    assert.throws(
+      () => decodeAuditBatch('x\tx\tx\tx\tx\n\tx\tx\t200\t"f"\t[]'),
+      /has 10 fields/,
+      "a line's fields end at its newline",
+    );
   });
 });
