@@ -117,7 +117,13 @@ export function batchDigest(sealed: string): string {
 
 /** The `sealed` value of the record at `index` of a batch, naming its place. */
 export function batchPlace(batchId: string, index: number, digest: string): string {
-  return `${BATCH_REF}${batchId}:${index}:${digest}`;
+  const [before, after] = batchPlaceAround(batchId, digest);
+  return `${before}${index}${after}`;
+}
+
+/** `batchPlace` cut around the index: what comes before it and after it, for a whole batch. */
+export function batchPlaceAround(batchId: string, digest: string): readonly [before: string, after: string] {
+  return [`${BATCH_REF}${batchId}:`, `:${digest}`];
 }
 
 /** Reads `batch:<id>:<index>:<digest>`; undefined for a record sealed on its own (or plaintext). */

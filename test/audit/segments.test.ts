@@ -50,32 +50,41 @@ describe('segment encoding', () => {
   });
 
   it("the writer's one-pass chaining agrees with the reference encoding, record by record", () => {
-    const head = { seq: 41, hash: 'ab'.repeat(32) };
-    const raw = records(5, { workspaceId: header.workspaceId }).map((r, i) => ({
-      ...r,
-      requestId: `req "${i}" \\ caf\u00e9 \u{1f600}`,
-      reason: i % 2 === 0 ? null : 'upstream_timeout',
-      durationMs: 0.1 + 0.2 * i,
-    }));
-    const { data, last, minAt, maxAt } = chainSegment(header, raw.map(encodedAuditRecord), head);
-    const decoded = decodeSegment(header, data);
-    const digest = batchDigest(header.sealed);
-    const expected = chainAfter(
-      head,
-      raw.map((r, i) => ({
+    // The second header's values need JSON escaping: the writer's text is cut around them.
+    const odd = {
+      workspaceId: 'ws "q" \\ \u{1f600}',
+      id: 'aseal_"a"\\:b',
+      keyId: 'akey_"k"',
+      sealed: 'c2VhbGVk',
+    };
+    for (const h of [header, odd]) {
+      const head = { seq: 41, hash: 'ab'.repeat(32) };
+      const raw = records(5, { workspaceId: h.workspaceId }).map((r, i) => ({
         ...r,
-        path: '',
-        query: null,
-        ip: '',
-        userAgent: null,
-        keyId: header.keyId,
-        sealed: batchPlace(header.id, i, digest),
-      })),
-    );
-    assert.deepEqual(decoded, expected);
-    for (const r of decoded) assert.equal(r.hash, chainHash(r));
-    assert.deepEqual(last, { seq: 46, hash: expected.at(-1)?.hash });
-    assert.deepEqual([minAt, maxAt], [raw[0]?.at, raw[4]?.at]);
+        requestId: `req "${i}" \\ caf\u00e9 \u{1f600}`,
+        reason: i % 2 === 0 ? null : 'upstream_timeout',
+        durationMs: 0.1 + 0.2 * i,
+      }));
+      const { data, last, minAt, maxAt } = chainSegment(h, raw.map(encodedAuditRecord), head);
+      const decoded = decodeSegment(h, data);
+      const digest = batchDigest(h.sealed);
+      const expected = chainAfter(
+        head,
+        raw.map((r, i) => ({
+          ...r,
+          path: '',
+          query: null,
+          ip: '',
+          userAgent: null,
+          keyId: h.keyId,
+          sealed: batchPlace(h.id, i, digest),
+        })),
+      );
+      assert.deepEqual(decoded, expected);
+      for (const r of decoded) assert.equal(r.hash, chainHash(r));
+      assert.deepEqual(last, { seq: 46, hash: expected.at(-1)?.hash });
+      assert.deepEqual([minAt, maxAt], [raw[0]?.at, raw[4]?.at]);
+    }
   });
 
   it('values that differ from what would be derived are stored as they are', () => {

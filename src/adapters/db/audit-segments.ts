@@ -8,7 +8,7 @@ import {
   type RecordFields,
   recordFields,
 } from '../../core/audit-chain.ts';
-import { batchDigest, batchPlace } from '../../core/audit-seal.ts';
+import { batchDigest, batchPlace, batchPlaceAround } from '../../core/audit-seal.ts';
 
 /**
  * How chained audit records are stored: in segments, one row of `audit_segments`
@@ -83,19 +83,25 @@ export function chainSegment(
 ): ChainedSegment {
   const digest = batchDigest(header.sealed);
   const start = `[${JSON.stringify(CHAIN_DOMAIN)},${JSON.stringify(header.workspaceId)},`;
-  const key = JSON.stringify(header.keyId);
+  const key = `,${JSON.stringify(header.keyId)},`;
+  // The JSON of each record's reference (`referenceOf`), cut around its index. JSON
+  // escapes character by character, so the JSON of a concatenation is that of its parts.
+  const [before, after] = batchPlaceAround(header.id, digest);
+  const referenceOpen = JSON.stringify(before).slice(0, -1);
+  const referenceClose = `${JSON.stringify(after).slice(1)},`;
   const parts: string[] = new Array(records.length);
   let seq = head.seq;
   let prev = head.hash;
+  let prevText = JSON.stringify(prev);
   for (let i = 0; i < records.length; i++) {
-    const r = records[i] as EncodedAuditRecord;
-    const middle = r.fields;
-    const prevText = JSON.stringify(prev);
-    const canonical = `${start}${middle},${key},${JSON.stringify(referenceOf(header, digest, i))},${prevText}]`;
-    const recordHash = hash('sha256', canonical, 'hex');
+    const middle = (records[i] as EncodedAuditRecord).fields;
+    const canonical = `${start}${middle}${key}${referenceOpen}${i}${referenceClose}${prevText}]`;
+    prev = hash('sha256', canonical, 'hex');
+    // A hex digest needs no escaping: this is its JSON, and the next record's previous hash.
+    const hashText = `"${prev}"`;
     seq++;
-    parts[i] = `[${seq},${middle},null,null,${prevText},"${recordHash}"]`;
-    prev = recordHash;
+    parts[i] = `[${seq},${middle},null,null,${prevText},${hashText}]`;
+    prevText = hashText;
   }
   return { data: `[${parts.join(',')}]`, last: { seq, hash: prev }, ...atRange(records) };
 }
