@@ -16,8 +16,10 @@ export interface BenchConfig {
   /** Concurrent keep-alive connections of the saturation phase (BENCH_CONNECTIONS, default 32). */
   readonly connections: number;
   /**
-   * Rounds over all targets, interleaved (BENCH_ROUNDS, default 1). With more than
-   * one, each figure is the median over rounds, which tames a noisy machine.
+   * Rounds over all targets, interleaved (BENCH_ROUNDS, default 3). With more than
+   * one, each figure is the median over rounds, and each ratio the median of the
+   * rounds' own ratios: on a shared two-core machine a single round's ratio swings
+   * by ten points either way, so one round is no measurement of a target.
    */
   readonly rounds: number;
   /** Targets to run, in order (BENCH_TARGETS, default `direct,minimal,relay`). */
@@ -91,7 +93,7 @@ export function readBenchConfig(env: Env): BenchConfig {
     warmupMs: positiveNumber(env, 'BENCH_WARMUP_SECONDS', 2) * 1000,
     rate: positiveNumber(env, 'BENCH_RATE', 2000),
     connections: Math.round(positiveNumber(env, 'BENCH_CONNECTIONS', 32)),
-    rounds: Math.round(positiveNumber(env, 'BENCH_ROUNDS', 1)),
+    rounds: Math.round(positiveNumber(env, 'BENCH_ROUNDS', 3)),
     targets: targets(env),
     relaySettings: relaySettings(env),
     relayNodeArgs: nodeFlags(env['BENCH_RELAY_NODE_ARGS'], 'BENCH_RELAY_NODE_ARGS'),

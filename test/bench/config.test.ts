@@ -38,3 +38,10 @@ describe('BENCH_RELAY_NODE_ARGS', () => {
     );
   });
 });
+
+describe('BENCH_ROUNDS', () => {
+  it('is 3 by default: the figures are medians of three interleaved rounds', () => {
+    assert.equal(readBenchConfig({}).rounds, 3);
+    assert.equal(readBenchConfig({ BENCH_ROUNDS: '1' }).rounds, 1);
+  });
+});
