@@ -19,7 +19,7 @@ export interface BenchConfig {
    * Rounds over all targets, interleaved (BENCH_ROUNDS, default 3). With more than
    * one, each figure is the median over rounds, and each ratio the median of the
    * rounds' own ratios: on a shared two-core machine a single round's ratio swings
-   * by ten points either way, so one round is no measurement of a target.
+   * by fifteen points or more, so one round is no measurement of a target.
    */
   readonly rounds: number;
   /** Targets to run, in order (BENCH_TARGETS, default `direct,minimal,relay`). */
