@@ -445,12 +445,7 @@ export function auditRepo(db: Db, dialect: StoreDialect, sealer: AuditSealer | u
     workspaceId: string,
     records: readonly EncodedAuditRecord[],
   ): Promise<Set<string>> {
-    let minAt = (records[0] as EncodedAuditRecord).at;
-    let maxAt = minAt;
-    for (const r of records) {
-      if (r.at < minAt) minAt = r.at;
-      if (r.at > maxAt) maxAt = r.at;
-    }
+    const { minAt, maxAt } = atRange(records);
     const segments = await trx
       .selectFrom('audit_segments')
       .selectAll()
