@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { after } from 'node:test';
 
 /**
@@ -101,11 +102,37 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
   };
 }
 
-/** A port on 127.0.0.1 that nothing listens on (bound once, then released). */
+/**
+ * A port on 127.0.0.1 that nothing listens on, and that no other test can take meanwhile.
+ * A port bound once and released is not enough: the kernel hands it to the next test that
+ * listens on port 0 (CI once saw a "dead" upstream answer 200). Ports outside the kernel's
+ * ephemeral range are never handed out that way, so the first one found refusing
+ * connections stays refusing.
+ */
 export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  const [low, high] = ephemeralRange();
+  for (let port = high + 1; port <= 65535; port++) if (await refuses(port)) return port;
+  for (let port = low - 1; port >= 1024; port--) if (await refuses(port)) return port;
+  throw new Error(`no closed port on 127.0.0.1 outside the ephemeral range ${low}-${high}`);
+}
+
+/** The kernel's range for port 0 and outgoing connections; Linux's default where /proc has none. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/);
+    return [Number(low), Number(high)];
+  } catch {
+    return [32768, 60999];
+  }
+}
+
+function refuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+  });
 }
