@@ -9,6 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { DIALECTS, onCleanup, skipFor, startTestRelay } from '../harness.ts';
 import { closedPort, startFakeUpstream } from './fake-upstream.ts';
 import {
+  type AuditEvent,
   assertDecision,
   assertPassedThrough,
   fullGrant,
@@ -98,6 +99,14 @@ for (const dialect of DIALECTS) {
       grants: [fullGrant('conn_fwd'), fullGrant('conn_dead')],
     });
     const proxyPort = Number(new URL(fx.relay.proxyUrl).port);
+
+    /** The audit record of the one request this suite sends to `path`, once it is written. */
+    const auditOf = async (path: string): Promise<AuditEvent> => {
+      const events = await waitForAudit(fx.relay.api, { credential_id: credentialId }, (all) =>
+        all.some((e) => e.path === path),
+      );
+      return events.find((e) => e.path === path);
+    };
 
     /** Starts a request through Relay and resolves with the response as soon as its head arrives. */
     const open = (method: string, path: string, onRequest?: (req: ReturnType<typeof request>) => void) =>
@@ -279,12 +288,9 @@ for (const dialect of DIALECTS) {
         const sent = progress.sent / MiB;
         assert.ok(sent < 64, `the upstream sent ${sent.toFixed(1)} MiB to a client that read none`);
         req.destroy();
-        const events = await waitForAudit(fx.relay.api, { credential_id: credentialId }, (all) =>
-          all.some((e) => e.path === '/v1/held'),
-        );
-        const event = events.find((e) => e.path === '/v1/held');
-        assert.equal(event?.reason, 'client_closed');
-        assert.ok(event !== undefined && event.bytes_out < total);
+        const event = await auditOf('/v1/held');
+        assert.equal(event.reason, 'client_closed');
+        assert.ok(event.bytes_out < total);
       });
     });
 
@@ -377,9 +383,7 @@ for (const dialect of DIALECTS) {
         );
         req.destroy();
         await within(upstreamClosed.promise, 5000, 'the upstream request to be closed');
-        const [event] = await waitForAudit(fx.relay.api, { credential_id: credentialId }, (events) =>
-          events.some((e) => e.path === '/v1/drip'),
-        ).then((events) => events.filter((e) => e.path === '/v1/drip'));
+        const event = await auditOf('/v1/drip');
         assert.equal(event.reason, 'client_closed');
         assert.equal(event.status, 200);
         assert.equal(event.bytes_out, 'first chunk'.length);
